@@ -1,0 +1,77 @@
+"""Jinja extensions this template loads through ``_extensions`` in cookiecutter.json.
+
+- ``project_slug`` and ``azure_name`` filters derive default names that always pass the hooks' rules.
+- Answers are never evaluated as templates: cookiecutter renders every context value with Jinja, so an
+  answer such as ``{{ 7*7 }}`` given with ``--no-input key=value`` would otherwise turn into ``49``.
+- ``tojson`` keeps non-ASCII text as it is, so a quoted answer is valid in YAML, TOML, JSON and Python.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2.ext import Extension
+from slugify import slugify
+
+TEMPLATE_ROOT = Path(__file__).resolve().parent
+SLUG_MAX_LENGTH = 40
+SLUG_FALLBACK = "ml-project"
+JINJA_MARKERS = ("{{", "{%", "{#")
+
+
+def project_slug(name: str) -> str:
+    """A slug that always matches the hook's rule: lowercase words joined by '-', starting with a letter."""
+    slug = slugify(str(name), max_length=SLUG_MAX_LENGTH, word_boundary=True, save_order=True)
+    if not slug:
+        return SLUG_FALLBACK
+    if not slug[0].isalpha():
+        slug = azure_name(f"ml-{slug}", SLUG_MAX_LENGTH)
+    return slug
+
+
+def azure_name(slug: str, max_length: int) -> str:
+    """Cut a slug to ``max_length`` without leaving a dangling separator."""
+    return str(slug)[:max_length].rstrip("-")
+
+
+def _strings_in(value: object) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return set().union(*(_strings_in(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_strings_in(v) for v in value)) if value else set()
+    return set()
+
+
+def template_authored_sources(root: Path = TEMPLATE_ROOT) -> set[str]:
+    """Every string this template itself asks cookiecutter to render from a string (not from a file)."""
+    context = json.loads((root / "cookiecutter.json").read_text(encoding="utf-8"))
+    sources = _strings_in(context)
+    sources.update(path.name for path in root.iterdir() if path.is_dir() and "{{" in path.name)
+    sources.update(hook.read_text(encoding="utf-8") for hook in (root / "hooks").glob("*.py"))
+    return sources
+
+
+def as_literal(text: str) -> str:
+    """A Jinja template whose output is exactly ``text``."""
+    escaped = text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
+    return '{{ "' + escaped + '" }}'
+
+
+class AnswerFilters(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters["project_slug"] = project_slug
+        environment.filters["azure_name"] = azure_name
+        environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
+        self._authored = template_authored_sources()
+
+    def preprocess(self, source, name, filename=None):
+        # Files of the template arrive with a name; strings (answers, defaults, paths, hooks) without one.
+        if name is not None or not any(marker in source for marker in JINJA_MARKERS):
+            return source
+        if source in self._authored:
+            return source
+        return as_literal(source)
