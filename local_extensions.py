@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from jinja2.ext import Extension
@@ -60,9 +61,26 @@ def as_literal(text: str) -> str:
     return '{{ "' + escaped + '" }}'
 
 
+class RefusalWithoutTraceback(logging.Filter):
+    """A refused answer is an expected outcome: keep cookiecutter's message, drop its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and type(record.exc_info[1]).__name__ == "FailedHookException":
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_hook_refusals() -> None:
+    hooks_logger = logging.getLogger("cookiecutter.hooks")
+    if not any(isinstance(f, RefusalWithoutTraceback) for f in hooks_logger.filters):
+        hooks_logger.addFilter(RefusalWithoutTraceback())
+
+
 class AnswerFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
+        quiet_hook_refusals()
         environment.filters["project_slug"] = project_slug
         environment.filters["azure_name"] = azure_name
         environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}

@@ -1,0 +1,214 @@
+"""Validate every answer before cookiecutter writes a single file.
+
+Each rule is one function that takes the answer and returns a problem (a sentence naming the rule) or
+None. ``main`` reports every problem at once, one line each, and exits 1; cookiecutter then removes the
+project folder it created. The rules come from Azure's resource-naming rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+SLUG_MAX_LENGTH = 40
+PROSE_MAX_LENGTH = 200
+SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
+CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
+MAX_NODES_LIMIT = 100
+
+AZURE_LOCATIONS = frozenset(
+    """
+    australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral
+    brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral eastasia
+    eastus eastus2 francecentral francesouth germanynorth germanywestcentral indonesiacentral
+    israelcentral italynorth japaneast japanwest koreacentral koreasouth malaysiawest mexicocentral
+    newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
+    southafricanorth southafricawest southcentralus southindia southeastasia spaincentral
+    swedencentral switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus
+    westeurope westindia westus westus2 westus3 usgovarizona usgovvirginia chinaeast2
+    """.split()
+)
+
+# Built by concatenation: this file is rendered by Jinja, so it must not contain double braces.
+SLUG_PATTERN = "(?=.{1," + str(SLUG_MAX_LENGTH) + "}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
+RESOURCE_GROUP_PATTERN = r"[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]"
+WORKSPACE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
+COMPUTE_PATTERN = r"(?!.*-[0-9]*$)[A-Za-z][A-Za-z0-9-]{2,23}"
+ENDPOINT_PATTERN = r"(?=.{3,32}$)[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*"
+ASSET_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}"
+EXPERIMENT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"
+VM_SIZE_PATTERN = r"(?i)(?:standard|basic)_[a-z]+[0-9]+(?:-[0-9]+)?[a-z]*(?:_[a-z0-9]+)*"
+
+
+def _full_match(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value, flags=re.ASCII) is not None
+
+
+def _prose_problem(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > PROSE_MAX_LENGTH:
+        return f"must be at most {PROSE_MAX_LENGTH} characters (it has {len(value)})"
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        return "must be a single line without control characters (tabs, newlines)"
+    return None
+
+
+def check_project_name(value: str) -> str | None:
+    return _prose_problem(value)
+
+
+def check_description(value: str) -> str | None:
+    return _prose_problem(value)
+
+
+def check_author(value: str) -> str | None:
+    return _prose_problem(value)
+
+
+def check_project_slug(value: str) -> str | None:
+    if _full_match(SLUG_PATTERN, value):
+        return None
+    return (
+        f"must be 1-{SLUG_MAX_LENGTH} lowercase letters, digits and single '-', "
+        "starting with a letter and not ending with '-'"
+    )
+
+
+def check_python_version(value: str) -> str | None:
+    if value in SUPPORTED_PYTHON_VERSIONS:
+        return None
+    return f"must be one of {', '.join(SUPPORTED_PYTHON_VERSIONS)}"
+
+
+def check_azure_location(value: str) -> str | None:
+    if value in AZURE_LOCATIONS:
+        return None
+    return "must be an Azure region's programmatic name in lower case, such as westeurope or eastus2"
+
+
+def check_resource_group(value: str) -> str | None:
+    if _full_match(RESOURCE_GROUP_PATTERN, value):
+        return None
+    return "must be 1-90 letters, digits, '_', '-', '.', '(' or ')' and not end with '.'"
+
+
+def check_workspace_name(value: str) -> str | None:
+    if _full_match(WORKSPACE_PATTERN, value):
+        return None
+    return "must be 3-33 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+def check_compute_name(value: str) -> str | None:
+    if _full_match(COMPUTE_PATTERN, value):
+        return None
+    return (
+        "must be 3-24 letters, digits or '-', starting with a letter, "
+        "and a letter must follow the last '-' somewhere (cpu-1 is refused)"
+    )
+
+
+def check_vm_size(value: str) -> str | None:
+    if _full_match(VM_SIZE_PATTERN, value):
+        return None
+    return "must be an Azure VM size such as Standard_DS3_v2 or Standard_NC6s_v3"
+
+
+def check_max_nodes(value: str) -> str | None:
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_NODES_LIMIT:
+        return None
+    return f"must be a whole number from 1 to {MAX_NODES_LIMIT}"
+
+
+def check_experiment_name(value: str) -> str | None:
+    if _full_match(EXPERIMENT_PATTERN, value):
+        return None
+    return "must be 1-256 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+def check_model_name(value: str) -> str | None:
+    if _full_match(ASSET_PATTERN, value):
+        return None
+    return "must be 1-255 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+def _endpoint_problem(value: str) -> str | None:
+    if _full_match(ENDPOINT_PATTERN, value):
+        return None
+    return (
+        "must be 3-32 letters, digits and single '-', starting with a letter "
+        "and ending with a letter or digit"
+    )
+
+
+def check_online_endpoint_name(value: str) -> str | None:
+    return _endpoint_problem(value)
+
+
+def check_staging_endpoint_name(value: str) -> str | None:
+    return _endpoint_problem(value)
+
+
+def check_ci_provider(value: str) -> str | None:
+    if value in CI_PROVIDERS:
+        return None
+    return f"must be one of {', '.join(CI_PROVIDERS)}"
+
+
+def check_endpoints_differ(answers: dict) -> tuple[str, str] | None:
+    production = answers["online_endpoint_name"]
+    if production.lower() != answers["staging_endpoint_name"].lower():
+        return None
+    return ("staging_endpoint_name", "must differ from online_endpoint_name (names are case-insensitive)")
+
+
+ANSWER_RULES = {
+    "project_name": check_project_name,
+    "project_slug": check_project_slug,
+    "description": check_description,
+    "author": check_author,
+    "python_version": check_python_version,
+    "azure_location": check_azure_location,
+    "resource_group": check_resource_group,
+    "workspace_name": check_workspace_name,
+    "compute_name": check_compute_name,
+    "vm_size": check_vm_size,
+    "max_nodes": check_max_nodes,
+    "experiment_name": check_experiment_name,
+    "model_name": check_model_name,
+    "online_endpoint_name": check_online_endpoint_name,
+    "staging_endpoint_name": check_staging_endpoint_name,
+    "ci_provider": check_ci_provider,
+}
+COMBINATION_RULES = (check_endpoints_differ,)
+
+
+def problems_in(answers: dict) -> list[str]:
+    """One line per problem: the option, the value it was given, and the rule it breaks."""
+    problems = []
+    for option, rule in ANSWER_RULES.items():
+        problem = rule(str(answers[option]))
+        if problem:
+            problems.append(f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}")
+    for rule in COMBINATION_RULES:
+        found = rule(answers)
+        if found:
+            option, problem = found
+            problems.append(f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}")
+    return problems
+
+
+def main() -> int:
+    answers = json.loads(r"""{{ cookiecutter | tojson }}""")
+    problems = problems_in(answers)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        print("No project was generated; answer again with the values corrected.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

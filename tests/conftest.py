@@ -1,0 +1,111 @@
+"""Shared fixtures: each supported combination is baked once per session, and generated projects
+run in one virtual environment built from the default bake's own pyproject.toml."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from locations import REPO_ROOT
+from matrix import SUPPORTED_BY_ID
+
+PROJECT_VENVS = REPO_ROOT / ".cache" / "project-venvs"
+
+
+def run(command, cwd, env=None, timeout=900):
+    """Run a command; on failure, fail the test with its output (not a bare exit code)."""
+    result = subprocess.run(
+        [str(part) for part in command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(map(str, command))} exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def bake_ok(cookies, answers):
+    result = cookies.bake(extra_context=answers, template=str(REPO_ROOT))
+    if result.exit_code != 0:
+        pytest.fail(f"bake with {answers!r} failed: {result.exception!r}")
+    return Path(result.project_path)
+
+
+@pytest.fixture(scope="session")
+def bake(cookies_session):
+    """bake(id) -> the project baked with that supported combination, once per session."""
+    projects: dict[str, Path] = {}
+
+    def bake_by_id(bake_id: str) -> Path:
+        if bake_id not in projects:
+            projects[bake_id] = bake_ok(cookies_session, SUPPORTED_BY_ID[bake_id].answers)
+        return projects[bake_id]
+
+    return bake_by_id
+
+
+@pytest.fixture(scope="session")
+def baked_projects(bake):
+    return {bake_id: bake(bake_id) for bake_id in SUPPORTED_BY_ID}
+
+
+@pytest.fixture(scope="session")
+def default_project(bake):
+    return bake("defaults")
+
+
+def venv_python(venv_dir: Path) -> Path:
+    return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def create_project_venv(venv_dir: Path, project: Path) -> Path:
+    """A virtual environment with the project's `dev` dependencies, but not the project itself:
+    tests run each bake's own code from its folder."""
+    venv.create(venv_dir, with_pip=True, clear=True)
+    python = venv_python(venv_dir)
+    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], cwd=project)
+    run([python, "-m", "pip", "install", "--quiet", f"{project}[dev]"], cwd=project)
+    slug = project.name
+    run([python, "-m", "pip", "uninstall", "--quiet", "--yes", slug], cwd=project)
+    return python
+
+
+@pytest.fixture(scope="session")
+def project_python(default_project):
+    """The python of one environment shared by every generated project in this and later sessions;
+    rebuilt when the generated pyproject.toml's dependencies change."""
+    pyproject = (default_project / "pyproject.toml").read_bytes()
+    key = hashlib.sha256(pyproject + sys.version.encode()).hexdigest()[:16]
+    venv_dir = PROJECT_VENVS / key
+    ready_marker = venv_dir / ".ready"
+    PROJECT_VENVS.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(venv_dir) + ".lock"):
+        if not ready_marker.exists():
+            create_project_venv(venv_dir, default_project)
+            ready_marker.touch()
+    return venv_python(venv_dir)
+
+
+def project_env(project_python: Path) -> dict[str, str]:
+    """Environment for commands run inside a generated project: its venv first on PATH, no Azure
+    settings leaking in from the machine, MLflow writing inside the project's folders."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AZURE_", "AZUREML_", "MLFLOW_", "PYTEST_", "VIRTUAL_ENV"))
+    }
+    env["PATH"] = f"{project_python.parent}{os.pathsep}{env.get('PATH', '')}"
+    return env

@@ -1,0 +1,78 @@
+"""The option combinations the template supports, and the ones it refuses.
+
+Each supported bake has a readable id; tests that need a project ask for it by id. The rejected list
+names, for each combination, the options the refusal must name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+HOSTILE_PROSE = {
+    "project_name": 'Churn "Prévision" #1: {{ 7*7 }} ${{ secrets.X }} {% raw %} — 😀',
+    "description": "- &anchor *alias !tag | > key: value # not a comment 'single' \"double\" \\ {#",
+    "author": "Zoë O'Brien <zoe@example.com>, Équipe ⟨ML⟩ {{ cookiecutter.project_slug }}",
+}
+
+
+@dataclass(frozen=True)
+class Bake:
+    id: str
+    answers: dict = field(default_factory=dict)
+    runs_project_tests: bool = False
+
+
+SUPPORTED = (
+    Bake("defaults", runs_project_tests=True),
+    Bake("azure-devops", {"ci_provider": "azure-devops"}),
+    Bake("both-providers", {"ci_provider": "both"}),
+    Bake("no-ci", {"ci_provider": "none"}, runs_project_tests=True),
+    Bake("python-3.12", {"python_version": "3.12"}),
+    Bake("hostile-prose", HOSTILE_PROSE, runs_project_tests=True),
+    Bake(
+        "long-name-gpu-region",
+        {
+            "project_name": "Predictive maintenance of wind turbine gearboxes across all sites",
+            "azure_location": "swedencentral",
+            "vm_size": "Standard_NC4as_T4_v3",
+            "max_nodes": "8",
+        },
+    ),
+)
+SUPPORTED_BY_ID = {bake.id: bake for bake in SUPPORTED}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    id: str
+    answers: dict
+    named_options: tuple[str, ...]
+
+
+REJECTED = (
+    Rejected("slug-with-space", {"project_slug": "my project"}, ("project_slug",)),
+    Rejected("slug-with-path", {"project_slug": "a/b"}, ("project_slug",)),
+    Rejected("slug-parent-dir", {"project_slug": ".."}, ("project_slug",)),
+    Rejected("slug-empty", {"project_slug": ""}, ("project_slug",)),
+    Rejected("slug-starts-with-digit", {"project_slug": "1churn"}, ("project_slug",)),
+    Rejected("empty-project-name", {"project_name": "  "}, ("project_name",)),
+    Rejected("multi-line-description", {"description": "one\ntwo"}, ("description",)),
+    Rejected("unknown-region", {"azure_location": "West Europe"}, ("azure_location",)),
+    Rejected("compute-digit-after-dash", {"compute_name": "cpu-1"}, ("compute_name",)),
+    Rejected("workspace-too-short", {"workspace_name": "ws"}, ("workspace_name",)),
+    Rejected("vm-size-typo", {"vm_size": "DS3_v2"}, ("vm_size",)),
+    Rejected("zero-nodes", {"max_nodes": "0"}, ("max_nodes",)),
+    Rejected("endpoint-double-dash", {"online_endpoint_name": "churn--api"}, ("online_endpoint_name",)),
+    Rejected(
+        "same-endpoint-twice",
+        {"online_endpoint_name": "churn-api", "staging_endpoint_name": "Churn-API"},
+        ("staging_endpoint_name",),
+    ),
+    Rejected("unsupported-python", {"python_version": "3.9"}, ("python_version",)),
+    Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
+    Rejected(
+        "several-problems-at-once",
+        {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},
+        ("resource_group", "model_name", "experiment_name"),
+    ),
+)

@@ -1,0 +1,111 @@
+"""Bake every supported combination: the exact files, no template tags left, every structured file
+parses and carries free text unchanged. Bake every rejected combination: a clear refusal, no folder."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from expected_files import expected_files
+from locations import REPO_ROOT
+from matrix import HOSTILE_PROSE, REJECTED, SUPPORTED
+
+TEMPLATE_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}", "cookiecutter")
+# GitHub Actions, Azure DevOps and Azure ML use ${{ ... }} expressions of their own.
+FOREIGN_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+
+
+def project_files(project: Path) -> set[str]:
+    return {path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_bake_has_exactly_the_expected_files(bake, bake_case):
+    project = bake(bake_case.id)
+    assert project_files(project) == expected_files(bake_case.answers.get("ci_provider"))
+
+
+def without_known_text(text: str, answers: dict) -> str:
+    for value in answers.values():
+        text = text.replace(json.dumps(value, ensure_ascii=False)[1:-1], "").replace(value, "")
+    return text
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_no_template_tag_is_left_in_any_file(bake, bake_case):
+    project = bake(bake_case.id)
+    leftovers = []
+    for relative in sorted(project_files(project)):
+        text = without_known_text((project / relative).read_text(encoding="utf-8"), bake_case.answers)
+        for number, line in enumerate(text.splitlines(), start=1):
+            if any(marker in FOREIGN_EXPRESSION.sub("", line) for marker in TEMPLATE_MARKERS):
+                leftovers.append(f"{relative}:{number}: {line.strip()}")
+    assert leftovers == []
+
+
+def parse(path: Path):
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yml", ".yaml"):
+        return yaml.safe_load(text)
+    if path.suffix == ".toml":
+        return tomllib.loads(text)
+    if path.suffix == ".json":
+        return json.loads(text)
+    if path.suffix == ".py":
+        return ast.parse(text, filename=str(path))
+    return None
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_every_structured_file_parses(bake, bake_case):
+    project = bake(bake_case.id)
+    structured = [
+        p for p in sorted(project.rglob("*")) if p.suffix in (".yml", ".yaml", ".toml", ".json", ".py")
+    ]
+    assert structured, "a bake without YAML/TOML/JSON/Python files cannot be right"
+    for path in structured:
+        try:
+            parse(path)
+        except Exception as error:  # any parser's error names the file here
+            pytest.fail(f"{path.relative_to(project)} does not parse: {error}")
+
+
+def test_free_text_answers_are_carried_unchanged(bake):
+    project = bake("hostile-prose")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["description"] == HOSTILE_PROSE["description"]
+    assert pyproject["project"]["authors"] == [{"name": HOSTILE_PROSE["author"]}]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# {HOSTILE_PROSE['project_name']}\n")
+    workspace = yaml.safe_load((project / "aml" / "workspace.yml").read_text(encoding="utf-8"))
+    assert workspace["description"] == HOSTILE_PROSE["description"]
+
+
+def test_python_version_answer_reaches_every_place_that_names_it(bake):
+    project = bake("python-3.12")
+    assert (project / ".python-version").read_text(encoding="utf-8").strip() == "3.12"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["requires-python"] == ">=3.12"
+    for conda_file in (project / "models" / "model1" / "aml_config").glob("*-conda.yml"):
+        dependencies = yaml.safe_load(conda_file.read_text(encoding="utf-8"))["dependencies"]
+        assert "python=3.12" in dependencies, conda_file.name
+
+
+@pytest.mark.parametrize("rejected", REJECTED, ids=lambda r: r.id)
+def test_rejected_answers_are_refused_clearly_and_leave_nothing(cookies, capfd, tmp_path, rejected):
+    result = cookies.bake(extra_context=rejected.answers, template=str(REPO_ROOT))
+    assert result.exit_code != 0
+    assert result.project_path is None
+    errors = [line for line in capfd.readouterr().err.splitlines() if line.startswith("error: ")]
+    named = {line.removeprefix("error: ").split(":", 1)[0] for line in errors}
+    assert set(rejected.named_options) <= named, errors
+    for option in rejected.named_options:
+        value = json.dumps(str(rejected.answers[option]), ensure_ascii=False)
+        assert any(line.startswith(f"error: {option}: {value} must ") for line in errors), errors
+    assert list((tmp_path / "cookies" / "bake00").iterdir()) == []

@@ -1,0 +1,193 @@
+"""Every rule of the pre-generation hook, with values it accepts and values it refuses, called
+directly from the hook file; and the filters that derive the default names."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from locations import SHARED_DIR
+from local_extensions import SLUG_FALLBACK, as_literal, azure_name, project_slug
+
+HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
+
+
+def load_hook(name: str):
+    spec = importlib.util.spec_from_file_location(name, HOOKS_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+DEFAULT_ANSWERS = json.loads((HOOKS_DIR.parent / "cookiecutter.json").read_text(encoding="utf-8"))
+
+ACCEPTED = {
+    "project_name": ["Churn", 'Q&A: "quotes" # {{ x }} ${{ y }}', "Prévision des ventes 😀", "x" * 200],
+    "description": ["- leading dash", "key: value", "|", "* alias"],
+    "author": ["Zoë O'Brien", "Team <team@example.com>"],
+    "project_slug": ["churn", "customer-churn-2", "a", "a" * 40],
+    "python_version": ["3.11", "3.12"],
+    "azure_location": ["westeurope", "eastus2", "swedencentral", "usgovvirginia"],
+    "resource_group": ["rg-churn", "RG_Churn.(prod)", "r", "a" * 90],
+    "workspace_name": ["mlw", "mlw-churn_01", "1ws", "w" * 33],
+    "compute_name": ["cpu-cluster", "cpu", "gpu-a100-x", "c" * 24, "cluster1"],
+    "vm_size": ["Standard_DS3_v2", "standard_nc6s_v3", "Standard_NC24ads_A100_v4", "Basic_A1"],
+    "max_nodes": ["1", "4", "100"],
+    "experiment_name": ["churn", "Churn_exp-1", "1", "e" * 256],
+    "model_name": ["churn-model", "Model_1", "m" * 255],
+    "online_endpoint_name": ["churn-abcde", "Abc", "a1-b2-c3", "e" * 32],
+    "staging_endpoint_name": ["churn-stg-abcde", "stg"],
+    "ci_provider": ["github-actions", "azure-devops", "both", "none"],
+}
+
+REFUSED = {
+    "project_name": ["", "   ", "two\nlines", "tab\there", "x" * 201],
+    "description": ["", "line\rbreak", "bell\x07"],
+    "author": ["", "del\x7f"],
+    "project_slug": ["", "Churn", "my project", "1churn", "churn-", "churn--x", "a/b", "..", "a" * 41,
+                     "prévision", "under_score"],
+    "python_version": ["3.9", "3.10", "3.13", "3"],
+    "azure_location": ["West Europe", "WestEurope", "mars", ""],
+    "resource_group": ["", "rg.", "rg churn", "rg/churn", "a" * 91, "rg-é"],
+    "workspace_name": ["ws", "-ws", "_ws", "ws.churn", "w" * 34, "ws churn"],
+    "compute_name": ["cpu-1", "cpu-12", "1cpu", "cp", "c" * 25, "cpu_cluster", "cpu-"],
+    "vm_size": ["DS3_v2", "Standard DS3", "Premium_DS3_v2", ""],
+    "max_nodes": ["0", "-1", "101", "two", "1.5", "", "٣"],
+    "experiment_name": ["", "-exp", "exp/1", "exp 1", "e" * 257],
+    "model_name": ["", "-model", "model.v1", "m" * 256],
+    "online_endpoint_name": ["ab", "1churn", "churn--api", "churn-", "churn_api", "e" * 33],
+    "staging_endpoint_name": ["-stg", "stg.churn"],
+    "ci_provider": ["jenkins", "GitHub Actions", ""],
+}
+
+
+def test_every_answer_has_a_rule_and_every_rule_an_answer():
+    answers = {key for key in DEFAULT_ANSWERS if not key.startswith("_")}
+    assert set(pre_gen.ANSWER_RULES) == answers
+    assert set(ACCEPTED) == set(REFUSED) == answers
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [(o, v) for o, values in ACCEPTED.items() for v in values]
+)
+def test_rule_accepts(option, value):
+    assert pre_gen.ANSWER_RULES[option](value) is None
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [(o, v) for o, values in REFUSED.items() for v in values]
+)
+def test_rule_refuses_with_a_reason(option, value):
+    problem = pre_gen.ANSWER_RULES[option](value)
+    assert problem and problem.startswith("must ")
+
+
+def rendered_defaults(**overrides):
+    answers = {
+        "project_name": "Customer Churn",
+        "project_slug": "customer-churn",
+        "description": "d",
+        "author": "a",
+        "python_version": "3.11",
+        "azure_location": "westeurope",
+        "resource_group": "rg-customer-churn",
+        "workspace_name": "mlw-customer-churn",
+        "compute_name": "cpu-cluster",
+        "vm_size": "Standard_DS3_v2",
+        "max_nodes": "2",
+        "experiment_name": "customer-churn",
+        "model_name": "customer-churn-model",
+        "online_endpoint_name": "customer-churn-abcde",
+        "staging_endpoint_name": "customer-churn-stg-fghij",
+        "ci_provider": "github-actions",
+    }
+    return answers | overrides
+
+
+def test_valid_answers_have_no_problems():
+    assert pre_gen.problems_in(rendered_defaults()) == []
+
+
+def test_problems_name_option_value_and_rule_all_at_once():
+    problems = pre_gen.problems_in(
+        rendered_defaults(compute_name="cpu-1", max_nodes="0", project_name='say "hi"\n')
+    )
+    assert [p.split(":")[0] for p in problems] == ["project_name", "compute_name", "max_nodes"]
+    assert problems[1] == (
+        'compute_name: "cpu-1" must be 3-24 letters, digits or \'-\', starting with a letter, '
+        "and a letter must follow the last '-' somewhere (cpu-1 is refused)"
+    )
+    assert '"say \\"hi\\"\\n"' in problems[0]
+
+
+def test_staging_and_production_endpoints_must_differ_ignoring_case():
+    problems = pre_gen.problems_in(
+        rendered_defaults(online_endpoint_name="churn-api", staging_endpoint_name="CHURN-api")
+    )
+    assert problems == [
+        'staging_endpoint_name: "CHURN-api" must differ from online_endpoint_name '
+        "(names are case-insensitive)"
+    ]
+
+
+def test_regions_match_the_shared_naming_rules():
+    rules = (SHARED_DIR / "azure-naming-rules.md").read_text(encoding="utf-8")
+    public = rules.split("Public-cloud regions")[1].split("Sovereign clouds")[0]
+    listed = set(re.findall(r"\b([a-z]+[0-9]?)\b(?: \(R\))?[,.]", public.split(":", 1)[1]))
+    sovereign = {"usgovarizona", "usgovvirginia", "chinaeast2"}
+    assert pre_gen.AZURE_LOCATIONS == listed | sovereign
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Customer Churn", "customer-churn"),
+        ("Prévision des ventes", "prevision-des-ventes"),
+        ("  --Churn__Model--  ", "churn-model"),
+        ("2026 forecast", "ml-2026-forecast"),
+        ("!!!", SLUG_FALLBACK),
+        ("", SLUG_FALLBACK),
+        ("{{ 7*7 }}", "ml-7-7"),
+        ("Predictive maintenance of wind turbine gearboxes", "predictive-maintenance-of-wind-turbine"),
+        ("数据", "shu-ju"),
+    ],
+)
+def test_project_slug_filter_always_yields_a_valid_slug(name, slug):
+    assert project_slug(name) == slug
+    assert pre_gen.check_project_slug(slug) is None
+
+
+def test_azure_name_cuts_without_dangling_dash():
+    assert azure_name("customer-churn-model", 15) == "customer-churn"
+    assert azure_name("abc", 10) == "abc"
+
+
+@pytest.mark.parametrize("text", ["{{ 7*7 }}", '{% raw %}"\\x22\n😀', "{# c #}{{ cookiecutter.x }}"])
+def test_as_literal_renders_to_the_text_itself(text):
+    from jinja2 import Environment
+
+    assert Environment().from_string(as_literal(text)).render() == text
+
+
+@pytest.mark.parametrize(
+    ("provider", "kept", "removed"),
+    [
+        ("github-actions", [".github"], [".azure-pipelines"]),
+        ("azure-devops", [".azure-pipelines"], [".github"]),
+        ("both", [".github", ".azure-pipelines"], []),
+        ("none", [], [".github", ".azure-pipelines"]),
+    ],
+)
+def test_post_gen_removes_unselected_ci_provider(tmp_path, provider, kept, removed):
+    for folder in (".github", ".azure-pipelines"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "ci.yml").write_text("x", encoding="utf-8")
+    post_gen.remove_paths(tmp_path, post_gen.PATHS_REMOVED_BY_CI_PROVIDER[provider])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+    assert not any((tmp_path / folder).exists() for folder in removed)
