@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 from jinja2.ext import Extension
@@ -34,6 +35,16 @@ def project_slug(name: str) -> str:
 def azure_name(slug: str, max_length: int) -> str:
     """Cut a slug to ``max_length`` without leaving a dangling separator."""
     return str(slug)[:max_length].rstrip("-")
+
+
+def folder_name(slug: str) -> str:
+    """The project folder's name: the slug itself when it is a plain name, otherwise one safe name.
+
+    Cookiecutter creates this folder before the hook refuses a bad slug, and removes exactly this folder
+    afterwards; a slug such as ``a/b`` or ``..`` must therefore never reach the file system as a path.
+    """
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", str(slug))
+    return name if name == slug and name else f"refused-slug-{name}"
 
 
 def _strings_in(value: object) -> set[str]:
@@ -83,6 +94,7 @@ class AnswerFilters(Extension):
         quiet_hook_refusals()
         environment.filters["project_slug"] = project_slug
         environment.filters["azure_name"] = azure_name
+        environment.filters["folder_name"] = folder_name
         environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
         self._authored = template_authored_sources()
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import re
 import sys
+import unicodedata
 
 SLUG_MAX_LENGTH = 40
 PROSE_MAX_LENGTH = 200
 SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
 CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
 MAX_NODES_LIMIT = 100
+# Control characters and line/paragraph separators: YAML and TOML would break or rewrite them.
+LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 AZURE_LOCATIONS = frozenset(
     """
@@ -50,8 +53,8 @@ def _prose_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > PROSE_MAX_LENGTH:
         return f"must be at most {PROSE_MAX_LENGTH} characters (it has {len(value)})"
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        return "must be a single line without control characters (tabs, newlines)"
+    if any(unicodedata.category(char) in LINE_BREAKING_CATEGORIES for char in value):
+        return "must be a single line without control characters (tabs, newlines, U+0085, U+2028)"
     return None
 
 

@@ -3,29 +3,16 @@ directly from the hook file; and the filters that derive the default names."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-from pathlib import Path
-
 import pytest
 
-from locations import SHARED_DIR
-from local_extensions import SLUG_FALLBACK, as_literal, azure_name, project_slug
-
-HOOKS_DIR = Path(__file__).resolve().parents[1] / "hooks"
-
-
-def load_hook(name: str):
-    spec = importlib.util.spec_from_file_location(name, HOOKS_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from hook_modules import post_gen, pre_gen
+from locations import REPO_ROOT, SHARED_DIR
+from local_extensions import SLUG_FALLBACK, as_literal, azure_name, folder_name, project_slug
 
 
-pre_gen = load_hook("pre_gen_project")
-post_gen = load_hook("post_gen_project")
-DEFAULT_ANSWERS = json.loads((HOOKS_DIR.parent / "cookiecutter.json").read_text(encoding="utf-8"))
+DEFAULT_ANSWERS = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 
 ACCEPTED = {
     "project_name": ["Churn", 'Q&A: "quotes" # {{ x }} ${{ y }}', "Prévision des ventes 😀", "x" * 200],
@@ -49,7 +36,7 @@ ACCEPTED = {
 REFUSED = {
     "project_name": ["", "   ", "two\nlines", "tab\there", "x" * 201],
     "description": ["", "line\rbreak", "bell\x07"],
-    "author": ["", "del\x7f"],
+    "author": ["", "del\x7f", "next\x85line", "line\u2028separator"],
     "project_slug": ["", "Churn", "my project", "1churn", "churn-", "churn--x", "a/b", "..", "a" * 41,
                      "prévision", "under_score"],
     "python_version": ["3.9", "3.10", "3.13", "3"],
@@ -166,6 +153,15 @@ def test_project_slug_filter_always_yields_a_valid_slug(name, slug):
 def test_azure_name_cuts_without_dangling_dash():
     assert azure_name("customer-churn-model", 15) == "customer-churn"
     assert azure_name("abc", 10) == "abc"
+
+
+@pytest.mark.parametrize(
+    ("slug", "folder"),
+    [("churn", "churn"), ("a/b", "refused-slug-a-b"), ("..", "refused-slug---"), ("", "refused-slug-"),
+     ("c:\\x", "refused-slug-c--x")],
+)
+def test_folder_name_is_the_slug_or_one_safe_name(slug, folder):
+    assert folder_name(slug) == folder
 
 
 @pytest.mark.parametrize("text", ["{{ 7*7 }}", '{% raw %}"\\x22\n😀', "{# c #}{{ cookiecutter.x }}"])

@@ -1,0 +1,140 @@
+"""The conda files of a baked project: each declares the Python version answered, its pip list
+resolves as a whole against the package registry for that Python on the Azure ML base images'
+platform, and its pins agree with the generated pyproject.toml (a model trained locally or in Azure
+ML loads in the scoring environment)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run
+from locations import REPO_ROOT
+from matrix import SUPPORTED
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+CONDA_DIR = "models/model1/aml_config"
+CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
+PYTHON_VERSIONS = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))[
+    "python_version"
+]
+BAKE_ID_BY_PYTHON: dict[str, str] = {}
+for bake_case in SUPPORTED:
+    BAKE_ID_BY_PYTHON.setdefault(
+        bake_case.answers.get("python_version", PYTHON_VERSIONS[0]), bake_case.id
+    )
+
+# The Azure ML base images run Ubuntu 22.04 (glibc 2.35) on x86_64. pip does not widen a
+# manylinux_2_N platform to older glibc versions by itself, so every compatible one is listed.
+TARGET_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(35, 16, -1)]
+TARGET_PLATFORMS.append("manylinux2014_x86_64")
+
+# The generated pyproject.toml installs full MLflow (its local store needs SQLAlchemy); the
+# training image needs only mlflow-skinny, released in step with it.
+LOCAL_NAME_OF = {"mlflow-skinny": "mlflow"}
+# Pinned alike everywhere: the pickled model must load with the scikit-learn it was trained with.
+MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib")
+
+
+def conda_environment(project: Path, conda_file: str) -> dict:
+    return yaml.safe_load((project / CONDA_DIR / conda_file).read_text(encoding="utf-8"))
+
+
+def pip_requirements(environment: dict) -> list[str]:
+    (pip_section,) = [
+        entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)
+    ]
+    return pip_section
+
+
+def pins(requirement_lines: list[str], where: str) -> dict[str, str]:
+    """{canonical name: version} of `name==version` lines; anything else fails naming the line."""
+    pinned = {}
+    for line in requirement_lines:
+        requirement = Requirement(line)
+        specifiers = list(requirement.specifier)
+        if len(specifiers) != 1 or specifiers[0].operator != "==":
+            pytest.fail(f"{where}: {line!r} is not pinned with ==")
+        pinned[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pinned
+
+
+@pytest.mark.parametrize("conda_file", CONDA_FILES)
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_conda_python_is_the_answer(bake, python_version, conda_file):
+    environment = conda_environment(bake(BAKE_ID_BY_PYTHON[python_version]), conda_file)
+    pythons = [
+        entry
+        for entry in environment["dependencies"]
+        if isinstance(entry, str) and entry.partition("=")[0].strip() == "python"
+    ]
+    assert pythons == [f"python={python_version}"]
+
+
+@pytest.mark.parametrize("conda_file", CONDA_FILES)
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tmp_path):
+    environment = conda_environment(bake(BAKE_ID_BY_PYTHON[python_version]), conda_file)
+    requirements = pip_requirements(environment)
+    pins(requirements, conda_file)  # fails on a line that is not pinned
+    requirements_file = tmp_path / "requirements.txt"
+    requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    platform_options = [option for p in TARGET_PLATFORMS for option in ("--platform", p)]
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python_version,
+            *platform_options,
+            "-r",
+            requirements_file,
+        ],
+        cwd=tmp_path,
+    )
+
+
+def pyproject_pins(project: Path) -> dict[str, str]:
+    metadata = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    itself = canonicalize_name(metadata["name"])
+    lines = list(metadata["dependencies"])
+    for extra in metadata["optional-dependencies"].values():
+        lines.extend(line for line in extra if canonicalize_name(Requirement(line).name) != itself)
+    return pins(lines, "pyproject.toml")
+
+
+def test_conda_pins_agree_with_each_other_and_with_pyproject(default_project):
+    local = pyproject_pins(default_project)
+    by_conda_file = {
+        conda_file: pins(
+            pip_requirements(conda_environment(default_project, conda_file)), conda_file
+        )
+        for conda_file in CONDA_FILES
+    }
+    disagreements = []
+    for conda_file, conda_pins in by_conda_file.items():
+        for name, version in conda_pins.items():
+            local_name = LOCAL_NAME_OF.get(name, name)
+            if local_name in local and local[local_name] != version:
+                disagreements.append(
+                    f"{conda_file}: {name}=={version}, pyproject.toml: {local_name}=={local[local_name]}"
+                )
+    assert disagreements == []
+    for package in MODEL_PACKAGES:
+        versions = {where: found[package] for where, found in by_conda_file.items()}
+        versions["pyproject.toml"] = local[package]
+        assert len(set(versions.values())) == 1, f"{package} pinned differently: {versions}"

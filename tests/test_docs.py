@@ -1,0 +1,16 @@
+from locations import REPO_ROOT
+from tools.render_combinations import PAGE, render
+
+
+def test_combinations_page_matches_the_matrix():
+    assert PAGE.read_text(encoding="utf-8") == render(), "run: python tools/render_combinations.py"
+
+
+def test_readme_quickstart_opens_with_the_two_commands():
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1]
+    first_block = quickstart.split("```", 2)[1]
+    commands = [line for line in first_block.splitlines()[1:] if line.strip()]
+    assert commands == ["make demo", "make test"]
+    ci_script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci_script.rstrip().splitlines()[-1] == commands[1]

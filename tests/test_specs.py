@@ -1,0 +1,333 @@
+"""Every Azure ML spec of a baked project loads with azure-ai-ml's loader for its kind and carries the
+answers it was baked with; the training job's command runs the project's train.py as written."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from azure.ai.ml import (
+    load_compute,
+    load_data,
+    load_environment,
+    load_job,
+    load_online_deployment,
+    load_online_endpoint,
+    load_workspace,
+)
+from conftest import project_env, run
+from cookiecutter.main import cookiecutter
+from locations import REPO_ROOT
+from matrix import SUPPORTED
+
+SCHEMA_URL = re.compile(
+    r"https://azuremlschemas\.azureedge\.net/latest/(?P<kind>\w+)\.schema\.json"
+)
+
+# A spec whose $schema names a kind missing here fails: add its loader and its checks below.
+LOADERS_BY_KIND: dict[str, Callable] = {
+    "workspace": load_workspace,
+    "amlCompute": load_compute,
+    "environment": load_environment,
+    "data": load_data,
+    "commandJob": load_job,
+    "managedOnlineEndpoint": load_online_endpoint,
+    "managedOnlineDeployment": load_online_deployment,
+}
+
+# Folders that hold Azure ML YAML: each YAML file there is a spec, except the conda files.
+SPEC_FOLDERS = ("aml", "models/model1/aml_config", "models/model1/deployment")
+MODEL_DIR = "models/model1"
+TRAINING_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+TRAINING_COMMAND_START = (
+    "python train.py --data-path ${{inputs.training_data}} --output-dir ${{outputs.model_output}}"
+)
+COMMAND_BINDING = re.compile(r"\$\{\{(?P<side>inputs|outputs)\.(?P<name>\w+)\}\}")
+
+# YAML 1.1 reads these as numbers or booleans unless they are quoted; every one passes the hooks.
+YAML_LOOKALIKE_NAMES = {
+    "project_slug": "yes",
+    "resource_group": "1_000",
+    "workspace_name": "0777",
+    "compute_name": "true",
+    "experiment_name": "2024",
+    "model_name": "12345",
+    "online_endpoint_name": "null",
+}
+ANSWERS_BY_BAKE = {bake.id: bake.answers for bake in SUPPORTED} | {
+    "yaml-lookalike-names": YAML_LOOKALIKE_NAMES
+}
+
+
+@dataclass(frozen=True)
+class BakedProject:
+    path: Path
+    answers: dict
+
+
+def bake_project(output_root: Path, answers: dict) -> BakedProject:
+    """Bake with cookiecutter's API. The answers are read back from cookiecutter's replay record, so
+    generated defaults (such as the endpoint name's random suffix) are known exactly."""
+    config_file = output_root / "cookiecutter-config.yaml"
+    config = {
+        "cookiecutters_dir": str(output_root / "cookiecutters"),
+        "replay_dir": str(output_root / "replay"),
+    }
+    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
+    project = cookiecutter(
+        str(REPO_ROOT),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(output_root / "bake"),
+        config_file=str(config_file),
+    )
+    (replay_file,) = (output_root / "replay").glob("*.json")
+    context = json.loads(replay_file.read_text(encoding="utf-8"))["cookiecutter"]
+    return BakedProject(Path(project).resolve(), context)
+
+
+@pytest.fixture(scope="module", params=sorted(ANSWERS_BY_BAKE))
+def baked(request, tmp_path_factory) -> BakedProject:
+    return bake_project(tmp_path_factory.mktemp(request.param), ANSWERS_BY_BAKE[request.param])
+
+
+def schema_kind(spec: Path) -> str | None:
+    """The kind named by the spec's first line `$schema: <url>`, or None for a file without one."""
+    first_line = spec.read_text(encoding="utf-8").partition("\n")[0].strip()
+    if not first_line.startswith("$schema:"):
+        return None
+    match = SCHEMA_URL.fullmatch(first_line.removeprefix("$schema:").strip())
+    if match is None:
+        pytest.fail(f"{spec}: $schema is not an Azure ML schema URL: {first_line}")
+    return match["kind"]
+
+
+def yaml_files(project: Path) -> list[Path]:
+    return sorted(p for p in project.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+
+
+def relative(path: Path, project: Path) -> str:
+    return path.relative_to(project).as_posix()
+
+
+def load_spec(spec: Path, project: Path):
+    """Load the spec with the loader of the kind its $schema names; fail naming file and error."""
+    kind = schema_kind(spec)
+    if kind is None:
+        pytest.fail(f"{relative(spec, project)}: does not start with its $schema line")
+    if kind not in LOADERS_BY_KIND:
+        pytest.fail(
+            f"{relative(spec, project)}: $schema kind {kind!r} has no loader in LOADERS_BY_KIND"
+        )
+    loader = LOADERS_BY_KIND[kind]
+    try:
+        return loader(spec)
+    except Exception as error:  # noqa: BLE001 - any loader error is the finding
+        problem = f"{relative(spec, project)}: {loader.__name__} failed: {error}"
+    pytest.fail(problem)
+
+
+def resolved(spec: Path, path: str) -> Path:
+    """A path written in a spec, which azure-ai-ml resolves against the spec's folder."""
+    return (spec.parent / path).resolve()
+
+
+def registered(loaded: str, spec: Path, *keys: str) -> str:
+    """The name of the registered asset or compute a spec refers to at ``keys``. The spec writes the
+    azureml: prefix (without it a path is read as local); the loader keeps it on some fields only."""
+    written = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    for key in keys:
+        written = written[key]
+    assert written.startswith("azureml:"), f"{'.'.join(keys)}: {written!r} lacks azureml:"
+    assert loaded.removeprefix("azureml:") == written.removeprefix("azureml:")
+    return written.removeprefix("azureml:")
+
+
+def conda_file(project: BakedProject, name: str) -> dict:
+    path = project.path / MODEL_DIR / "aml_config" / name
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def inference_image(python_version: str) -> str:
+    return f"mcr.microsoft.com/azureml/minimal-py{python_version.replace('.', '')}-inference:latest"
+
+
+def check_workspace(workspace, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert workspace.name == answers["workspace_name"]
+    assert workspace.resource_group == answers["resource_group"]
+    assert workspace.location == answers["azure_location"]
+    assert workspace.display_name == answers["project_name"]
+    assert workspace.description == answers["description"]
+    assert workspace.tags == {"project": answers["project_slug"], "owner": answers["author"]}
+
+
+def check_compute(compute, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert compute.type == "amlcompute"
+    assert compute.name == answers["compute_name"]
+    assert compute.size == answers["vm_size"]
+    assert compute.min_instances == 0
+    assert compute.max_instances == int(answers["max_nodes"])
+    assert compute.idle_time_before_scale_down > 0
+    assert answers["project_name"] in compute.description
+
+
+def check_training_environment(environment, spec: Path, project: BakedProject) -> None:
+    assert environment.name == f"{project.answers['project_slug']}-train-env"
+    assert environment.image == TRAINING_IMAGE
+    assert environment.conda_file == conda_file(project, "train-conda.yml")
+    assert project.answers["project_name"] in environment.description
+
+
+def check_data(data, spec: Path, project: BakedProject) -> None:
+    assert data.name == f"{project.answers['project_slug']}-sample-data"
+    assert data.type == "uri_folder"
+    assert Path(data.path).resolve() == project.path / "sample-data"
+    assert list(Path(data.path).glob("*.csv")), f"{data.path} holds no CSV file"
+    assert project.answers["project_name"] in data.description
+
+
+def check_training_job(job, spec: Path, project: BakedProject) -> None:
+    """What both training jobs share: the script, its bindings, the answers they carry."""
+    answers = project.answers
+    assert job.type == "command"
+    assert job.experiment_name == answers["experiment_name"]
+    assert job.description == answers["description"]
+    assert answers["project_name"] in job.display_name
+    assert resolved(spec, job.code) == project.path / MODEL_DIR
+    assert job.command.startswith(TRAINING_COMMAND_START)
+    bindings = {(m["side"], m["name"]) for m in COMMAND_BINDING.finditer(job.command)}
+    declared = {("inputs", name) for name in job.inputs} | {
+        ("outputs", name) for name in job.outputs
+    }
+    assert bindings == declared, "every input and output is passed to train.py, and only those"
+    assert job.inputs["training_data"].type == "uri_folder"
+    assert job.outputs["model_output"].type == "uri_folder"
+
+
+def check_local_training_job(job, spec: Path, project: BakedProject) -> None:
+    check_training_job(job, spec, project)
+    assert job.compute == "local"
+    assert resolved(spec, job.inputs["training_data"].path) == project.path / "sample-data"
+    assert job.environment.image == TRAINING_IMAGE
+    assert job.environment.conda_file == conda_file(project, "train-conda.yml")
+
+
+def check_cluster_training_job(job, spec: Path, project: BakedProject) -> None:
+    check_training_job(job, spec, project)
+    slug = project.answers["project_slug"]
+    data = registered(job.inputs["training_data"].path, spec, "inputs", "training_data", "path")
+    assert data == f"{slug}-sample-data@latest"
+    assert registered(job.environment, spec, "environment") == f"{slug}-train-env@latest"
+    assert registered(job.compute, spec, "compute") == project.answers["compute_name"]
+
+
+def check_online_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert endpoint.name == answers["online_endpoint_name"]
+    assert endpoint.auth_mode == "key"
+    assert answers["project_name"] in endpoint.description
+    assert answers["description"] in endpoint.description
+
+
+def check_online_deployment(deployment, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert deployment.name == "blue"
+    assert deployment.endpoint_name == answers["online_endpoint_name"]
+    assert registered(deployment.model, spec, "model") == f"{answers['model_name']}@latest"
+    code = resolved(spec, deployment.code_configuration.code)
+    assert code == project.path / MODEL_DIR
+    assert (code / deployment.code_configuration.scoring_script).is_file()
+    assert deployment.environment.image == inference_image(answers["python_version"])
+    assert deployment.environment.conda_file == conda_file(project, "inference-conda.yml")
+    assert deployment.instance_type == "Standard_DS3_v2"
+    assert deployment.instance_count == 1
+    assert deployment.request_settings.request_timeout_ms > 0
+    assert deployment.liveness_probe.initial_delay > 0
+    assert deployment.readiness_probe.failure_threshold > 0
+
+
+CHECKS_BY_SPEC: dict[str, Callable] = {
+    "aml/workspace.yml": check_workspace,
+    "aml/compute.yml": check_compute,
+    "aml/environment.yml": check_training_environment,
+    "aml/data.yml": check_data,
+    f"{MODEL_DIR}/aml_config/train-local.yml": check_local_training_job,
+    f"{MODEL_DIR}/aml_config/train-amlcompute.yml": check_cluster_training_job,
+    f"{MODEL_DIR}/deployment/endpoint.yml": check_online_endpoint,
+    f"{MODEL_DIR}/deployment/deployment.yml": check_online_deployment,
+}
+
+
+def test_every_azure_ml_spec_is_known_and_starts_with_its_schema(baked):
+    for path in yaml_files(baked.path):
+        if path.parent.relative_to(baked.path).as_posix() in SPEC_FOLDERS:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+            is_conda_file = isinstance(document, dict) and "dependencies" in document
+            assert is_conda_file or schema_kind(path), f"{relative(path, baked.path)}: no $schema"
+    specs = {relative(path, baked.path) for path in yaml_files(baked.path) if schema_kind(path)}
+    assert specs == set(CHECKS_BY_SPEC), "each spec needs its checks in CHECKS_BY_SPEC"
+
+
+@pytest.mark.parametrize("spec", sorted(CHECKS_BY_SPEC))
+def test_spec_loads_and_carries_the_answers(baked, spec):
+    path = baked.path / spec
+    entity = load_spec(path, baked.path)
+    CHECKS_BY_SPEC[spec](entity, path, baked)
+
+
+def test_schema_of_an_unknown_kind_is_refused(tmp_path):
+    spec = tmp_path / "batch-endpoint.yml"
+    spec.write_text(
+        "$schema: https://azuremlschemas.azureedge.net/latest/batchEndpoint.schema.json\n"
+        "name: churn-batch\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(pytest.fail.Exception, match="'batchEndpoint' has no loader"):
+        load_spec(spec, tmp_path)
+
+
+def test_both_training_jobs_run_the_same_command_with_the_same_hyperparameters(baked):
+    config = baked.path / MODEL_DIR / "aml_config"
+    local_job = load_spec(config / "train-local.yml", baked.path)
+    cluster_job = load_spec(config / "train-amlcompute.yml", baked.path)
+    assert local_job.command == cluster_job.command
+    assert hyperparameters(local_job) == hyperparameters(cluster_job)
+
+
+def hyperparameters(job) -> dict:
+    return {
+        name: value.default
+        for name, value in job.component.inputs.items()
+        if name != "training_data"
+    }
+
+
+def test_local_job_command_trains_a_model_with_train_py(default_project, project_python, tmp_path):
+    """The job's command, its bindings replaced as Azure ML replaces them, runs train.py."""
+    spec = default_project / MODEL_DIR / "aml_config" / "train-local.yml"
+    job = load_spec(spec, default_project)
+    output_dir = tmp_path / "model_output"
+    values = {("outputs", "model_output"): str(output_dir)}
+    values[("inputs", "training_data")] = str(resolved(spec, job.inputs["training_data"].path))
+    values |= {("inputs", name): str(value) for name, value in hyperparameters(job).items()}
+    program, *arguments = (
+        COMMAND_BINDING.sub(lambda m: values[(m["side"], m["name"])], word)
+        for word in shlex.split(job.command)
+    )
+    assert program == "python"
+    run(
+        [project_python, *arguments],
+        cwd=resolved(spec, job.code),
+        env=project_env(project_python),
+    )
+    metrics = json.loads((output_dir / "metrics.json").read_text(encoding="utf-8"))
+    assert set(metrics) == {"accuracy", "roc_auc", "f1"}
+    assert (output_dir / "model.pkl").is_file()

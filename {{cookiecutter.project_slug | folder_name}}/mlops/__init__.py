@@ -1,0 +1,1 @@
+"""Operations CLI of this project: validate specs, apply assets, train, register, deploy, invoke."""

@@ -1,0 +1,232 @@
+"""The ``mlops`` command line: options and output only; the work is in the modules it calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mlops.errors import EXIT_BAD_INPUT, MlopsError, from_azure_exception
+from mlops.output import configure_logging, emit_json, say
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
+DRY_RUN = click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the REST requests as JSON instead of sending them; needs no credentials.",
+)
+
+
+class MlopsGroup(click.Group):
+    """Turns errors into one line on stderr and the contract's exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MlopsError as exc:
+            say(f"mlops: {exc}")
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            translated = from_azure_exception(exc)
+            if translated is None:
+                raise
+            say(f"mlops: {translated}")
+            ctx.exit(translated.exit_code)
+
+
+def client():
+    from mlops.workspace import ml_client
+
+    return ml_client()
+
+
+def project_root() -> Path:
+    """The nearest folder upwards holding pyproject.toml, else the current folder."""
+    here = Path.cwd()
+    return next((d for d in (here, *here.parents) if (d / "pyproject.toml").is_file()), here)
+
+
+@click.group(cls=MlopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", is_flag=True, help="Show the Azure SDKs' own log on stderr.")
+def main(verbose: bool) -> None:
+    """Operations on this project's Azure Machine Learning workspace.
+
+    Exit codes: 0 done; 1 an Azure operation failed or a gate refused; 2 bad input or an invalid
+    spec. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
+    AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential.
+    """
+    configure_logging(verbose)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check Azure ML specs offline (default: every spec in the project).
+
+    Each YAML file with a $schema line is loaded with azure-ai-ml; the conda files and local paths
+    it names must exist and parse. Prints one line per problem (file: field: message).
+    """
+    from mlops.validate import validate as run_validation
+
+    report = run_validation(list(paths) or [project_root()])
+    for problem in report.problems:
+        click.echo(str(problem))
+    checked = f"{report.specs} specs, {len(report.conda_files)} conda files"
+    if report.problems:
+        say(f"mlops: {len(report.problems)} problems in {checked}")
+        raise click.exceptions.Exit(EXIT_BAD_INPUT)
+    if report.specs == 0:
+        say("mlops: no Azure ML specs found (YAML files with a $schema line)")
+        raise click.exceptions.Exit(EXIT_BAD_INPUT)
+    say(f"checked {checked}: no problems")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=EXISTING_FILE)
+@DRY_RUN
+def apply(files: tuple[Path, ...], dry_run: bool) -> None:
+    """Create or update compute, environments, data, models and endpoints from their specs."""
+    from mlops import apply as assets
+
+    emit_json(assets.dry_run(files) if dry_run else assets.apply(client(), files))
+
+
+@main.command()
+@click.argument("spec", type=EXISTING_FILE)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec field.")
+@click.option("--experiment", metavar="NAME", help="Experiment to file the job under.")
+@click.option("--wait", is_flag=True, help="Stream the log; fail unless the job Completed.")
+@click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
+@DRY_RUN
+def train(
+    spec: Path,
+    sets: tuple[str, ...],
+    experiment: str | None,
+    wait: bool,
+    metadata_out: Path | None,
+    dry_run: bool,
+) -> None:
+    """Submit a training job spec."""
+    from mlops import train as jobs
+
+    if dry_run:
+        emit_json(jobs.dry_run(spec, sets, experiment))
+    else:
+        emit_json(jobs.submit(client(), spec, sets, experiment, wait, metadata_out))
+
+
+@main.command()
+@click.option("--run-metadata", required=True, type=EXISTING_FILE, help="From mlops train.")
+@click.option("--name", required=True, help="Registered model name.")
+@click.option("--path", metavar="OUTPUT[/SUBPATH]|URI", help="Job output holding the model.")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE")
+@click.option("--property", "properties", multiple=True, metavar="KEY=VALUE")
+@click.option("--min-metric", "min_metrics", multiple=True, metavar="NAME=VALUE")
+@click.option("--compare-production", metavar="METRIC", help="Must beat stage=production.")
+@click.option("--metrics-file", type=EXISTING_FILE, help="Gate on this metrics JSON instead.")
+@click.option("--metadata-out", type=OUTPUT_FILE, help="Write model metadata JSON here.")
+@DRY_RUN
+def register(
+    run_metadata: Path,
+    name: str,
+    path: str | None,
+    tags: tuple[str, ...],
+    properties: tuple[str, ...],
+    min_metrics: tuple[str, ...],
+    compare_production: str | None,
+    metrics_file: Path | None,
+    metadata_out: Path | None,
+    dry_run: bool,
+) -> None:
+    """Register the model of a finished job, if it passes the gate."""
+    from mlops import register as models
+    from mlops.metadata import read_run_metadata
+
+    registration = models.build_registration(
+        read_run_metadata(run_metadata),
+        name,
+        path,
+        tags,
+        properties,
+        min_metrics,
+        compare_production,
+    )
+    if dry_run:
+        emit_json(models.dry_run(registration, metrics_file))
+    else:
+        emit_json(models.register(client(), registration, metrics_file, metadata_out))
+
+
+@main.command()
+@click.option("--endpoint", "endpoint_spec", required=True, type=EXISTING_FILE)
+@click.option("--deployment", "deployment_spec", required=True, type=EXISTING_FILE)
+@click.option("--model", metavar="NAME:VERSION", help="Model version to deploy.")
+@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register.")
+@click.option("--endpoint-name", metavar="NAME", help="Deploy to this endpoint instead.")
+@click.option("--smoke-request", type=EXISTING_FILE, help="Request the new deployment must answer.")
+@click.option("--traffic-steps", default="100", show_default=True, metavar="10,50,100")
+@click.option("--step-wait", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--stage", metavar="STAGE", help="Tag the model version stage=STAGE when done.")
+@click.option("--current-traffic", metavar="blue=100", help="Dry run: assume this live traffic.")
+@DRY_RUN
+def deploy(
+    endpoint_spec: Path,
+    deployment_spec: Path,
+    model: str | None,
+    model_metadata: Path | None,
+    endpoint_name: str | None,
+    smoke_request: Path | None,
+    traffic_steps: str,
+    step_wait: int,
+    stage: str | None,
+    current_traffic: str | None,
+    dry_run: bool,
+) -> None:
+    """Blue/green rollout of a model version on a managed online endpoint."""
+    from mlops import deploy as rollout
+    from mlops.rollout import parse_traffic_steps
+
+    steps = parse_traffic_steps(traffic_steps)
+    target = rollout.load_target(
+        endpoint_spec,
+        deployment_spec,
+        endpoint_name,
+        rollout.model_to_deploy(model, model_metadata),
+        smoke_request,
+    )
+    if dry_run:
+        emit_json(rollout.dry_run(target, current_traffic, steps, step_wait))
+    else:
+        if current_traffic is not None:
+            raise click.UsageError("--current-traffic only applies to --dry-run")
+        emit_json(rollout.deploy(client(), target, steps, step_wait, stage))
+
+
+@main.command()
+@click.option("--endpoint", required=True, metavar="NAME", help="Online endpoint name.")
+@click.option("--request", required=True, type=EXISTING_FILE, help="JSON request file.")
+@click.option("--deployment", metavar="NAME", help="Call this deployment, whatever the traffic.")
+@DRY_RUN
+def invoke(endpoint: str, request: Path, deployment: str | None, dry_run: bool) -> None:
+    """Call a deployed online endpoint."""
+    from mlops import invoke as endpoints
+
+    if dry_run:
+        emit_json(endpoints.dry_run(endpoint, request, deployment))
+    else:
+        click.echo(endpoints.invoke(client(), endpoint, request, deployment))
+
+
+@main.command()
+def doctor() -> None:
+    """Show which settings, credentials and tools the Azure commands can use here."""
+    from mlops.doctor import findings, report
+
+    lines, ready = report(findings())
+    for line in lines:
+        click.echo(line)
+    if not ready:
+        raise click.exceptions.Exit(EXIT_BAD_INPUT)

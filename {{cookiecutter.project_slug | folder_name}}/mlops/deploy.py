@@ -1,0 +1,278 @@
+"""``mlops deploy``: the blue/green rollout of ``mlops.rollout`` on a managed online endpoint."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops import payloads, rollout, specs
+from mlops.errors import AzureFailure, InvalidInput, MlopsError, first_line
+from mlops.metadata import ModelMetadata, parse_model_reference, read_model_metadata
+from mlops.output import say, wait_for
+from mlops.rollout import (
+    CreateDeployment,
+    CreateEndpoint,
+    DeleteDeployment,
+    EndpointState,
+    Pause,
+    RolloutPlan,
+    SetTraffic,
+    SmokeTest,
+    Step,
+)
+
+STAGE_TAG = "stage"
+
+
+class SmokeTestFailed(AzureFailure):
+    """The new deployment did not answer the smoke request properly."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The endpoint and deployment entities a rollout creates, with the model it deploys."""
+
+    endpoint: Any
+    deployment: Any
+    model: ModelMetadata
+    smoke_request: Path | None
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.endpoint.name
+
+    def deployment_named(self, name: str) -> Any:
+        deployment = copy.copy(self.deployment)
+        deployment.name = name
+        return deployment
+
+
+def model_to_deploy(model: str | None, model_metadata: Path | None) -> ModelMetadata:
+    if bool(model) == bool(model_metadata):
+        raise InvalidInput("give exactly one of --model NAME:VERSION and --model-metadata FILE")
+    return parse_model_reference(model) if model else read_model_metadata(model_metadata)
+
+
+def read_request(path: Path, option: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{option}: {path} does not exist") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{option}: {path} is not valid JSON: {exc}") from exc
+
+
+def load_target(
+    endpoint_spec: Path,
+    deployment_spec: Path,
+    endpoint_name: str | None,
+    model: ModelMetadata,
+    smoke_request: Path | None,
+) -> Target:
+    _, endpoint = specs.load_spec(endpoint_spec, expected=["online_endpoint"])
+    _, deployment = specs.load_spec(deployment_spec, expected=["online_deployment"])
+    if endpoint_name:
+        endpoint.name = endpoint_name
+    # Traffic belongs to the rollout, not to the spec.
+    endpoint.traffic = {}
+    deployment.endpoint_name = endpoint.name
+    deployment.model = f"azureml:{model.name}:{model.version}"
+    if smoke_request is not None:
+        read_request(smoke_request, "--smoke-request")
+    return Target(endpoint, deployment, model, smoke_request)
+
+
+def check_smoke_response(deployment: str, response: str) -> None:
+    """A smoke test passes when the deployment answers with JSON that is not an error."""
+    try:
+        answer = json.loads(response)
+    except ValueError as exc:
+        raise SmokeTestFailed(
+            f"deployment {deployment} answered with non-JSON: {response[:200]}"
+        ) from exc
+    if isinstance(answer, str):
+        # Scoring scripts may return a JSON document encoded as a string.
+        try:
+            answer = json.loads(answer)
+        except ValueError:
+            pass
+    if isinstance(answer, dict) and "error" in answer:
+        raise SmokeTestFailed(f"deployment {deployment} answered with an error: {answer['error']}")
+
+
+def run_plan(plan: RolloutPlan, execute: Callable[[Step], None]) -> None:
+    """Execute the plan; when a step fails, execute its recovery steps and raise AzureFailure."""
+    for index, step in enumerate(plan.steps):
+        say(f"[{index + 1}/{len(plan.steps)}] {step.describe()}")
+        try:
+            execute(step)
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, MlopsError) else first_line(exc)
+            raise AzureFailure(rollback(plan, index, reason, execute)) from exc
+
+
+def rollback(plan: RolloutPlan, failed_index: int, reason: str, execute: Callable) -> str:
+    """Execute the recovery of a failed step; the message says where traffic is now."""
+    failed = plan.steps[failed_index]
+    message = f"{failed.describe()} failed: {reason}"
+    recovery = rollout.recovery_steps(plan, failed_index)
+    if not recovery:
+        if isinstance(failed, DeleteDeployment) and failed.deployment == plan.live:
+            return f"{message}; all traffic is on {plan.new}, delete {failed.deployment} by hand"
+        return f"{message}; nothing to undo on {plan.endpoint}"
+    if not any(isinstance(step, SetTraffic) for step in recovery):
+        message += "; traffic left as it was"
+    for step in recovery:
+        say(f"recovering: {step.describe()}")
+        try:
+            execute(step)
+        except Exception as exc:
+            message += f"; could not {step.describe()}: {first_line(exc)}"
+        else:
+            message += f"; recovered: {step.describe()}"
+    return message
+
+
+class AzureRollout:
+    """Executes rollout steps against Azure through an MLClient."""
+
+    def __init__(self, client: Any, target: Target) -> None:
+        self.client = client
+        self.target = target
+
+    def current_state(self) -> EndpointState:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        name = self.target.endpoint_name
+        try:
+            endpoint = self.client.online_endpoints.get(name=name)
+        except ResourceNotFoundError:
+            return EndpointState.missing()
+        deployments = tuple(d.name for d in self.client.online_deployments.list(endpoint_name=name))
+        return EndpointState(True, dict(endpoint.traffic or {}), deployments)
+
+    def execute(self, step: Step) -> None:
+        endpoints = self.client.online_endpoints
+        deployments = self.client.online_deployments
+        name = self.target.endpoint_name
+        if isinstance(step, CreateEndpoint):
+            wait_for(endpoints.begin_create_or_update(self.target.endpoint), step.describe())
+        elif isinstance(step, CreateDeployment):
+            deployment = self.target.deployment_named(step.deployment)
+            wait_for(deployments.begin_create_or_update(deployment), step.describe())
+        elif isinstance(step, SmokeTest):
+            response = endpoints.invoke(
+                endpoint_name=name,
+                request_file=str(self.target.smoke_request),
+                deployment_name=step.deployment,
+            )
+            check_smoke_response(step.deployment, response)
+        elif isinstance(step, SetTraffic):
+            endpoint = endpoints.get(name=name)
+            endpoint.traffic = step.as_dict()
+            wait_for(endpoints.begin_create_or_update(endpoint), step.describe())
+        elif isinstance(step, Pause):
+            time.sleep(step.seconds)
+        elif isinstance(step, DeleteDeployment):
+            wait_for(
+                deployments.begin_delete(name=step.deployment, endpoint_name=name), step.describe()
+            )
+
+    def tag_stage(self, stage: str) -> None:
+        """Tag the deployed model version stage=<stage>, and take the tag off the version before."""
+        models = self.client.models
+        model = self.target.model
+        for version in models.list(name=model.name):
+            tags = version.tags or {}
+            if tags.get(STAGE_TAG) == stage and str(version.version) != model.version:
+                version.tags = {k: v for k, v in tags.items() if k != STAGE_TAG}
+                models.create_or_update(version)
+        current = models.get(name=model.name, version=model.version)
+        current.tags = {**(current.tags or {}), STAGE_TAG: stage}
+        models.create_or_update(current)
+        say(f"model {model.reference} tagged {STAGE_TAG}={stage}")
+
+
+def deploy(
+    client: Any,
+    target: Target,
+    traffic_steps: tuple[int, ...],
+    pause_seconds: int,
+    stage: str | None,
+) -> dict[str, Any]:
+    runner = AzureRollout(client, target)
+    plan = rollout.plan_rollout(
+        target.endpoint_name,
+        runner.current_state(),
+        traffic_steps,
+        pause_seconds,
+        smoke_test=target.smoke_request is not None,
+    )
+    if target.smoke_request is None:
+        say("no --smoke-request: traffic moves without a smoke test")
+    run_plan(plan, runner.execute)
+    if stage:
+        runner.tag_stage(stage)
+    return {
+        "command": "deploy",
+        "endpoint": target.endpoint_name,
+        "deployment": plan.new,
+        "model": target.model.reference,
+        "plan": plan.summary(),
+    }
+
+
+def step_requests(plan: RolloutPlan, step: Step, target: Target) -> list[payloads.Request]:
+    if isinstance(step, CreateEndpoint):
+        return payloads.online_endpoint_requests(target.endpoint)
+    if isinstance(step, CreateDeployment):
+        return payloads.online_deployment_requests(target.deployment_named(step.deployment))
+    if isinstance(step, SmokeTest):
+        body = read_request(target.smoke_request, "--smoke-request")
+        return [payloads.score_request(plan.endpoint, step.deployment, body, step.describe())]
+    if isinstance(step, SetTraffic):
+        return payloads.online_endpoint_requests(target.endpoint, traffic=step.as_dict())
+    if isinstance(step, DeleteDeployment):
+        return [
+            payloads.Request(
+                method="DELETE",
+                resource=f"onlineEndpoints/{plan.endpoint}/deployments/{step.deployment}",
+                description=step.describe(),
+            )
+        ]
+    return [payloads.Request(method="WAIT", resource="", description=step.describe())]
+
+
+def dry_run(
+    target: Target,
+    current_traffic: str | None,
+    traffic_steps: tuple[int, ...],
+    pause_seconds: int,
+) -> dict[str, Any]:
+    """The rollout from the state ``--current-traffic`` describes (default: no endpoint yet)."""
+    if current_traffic is None:
+        state = EndpointState.missing()
+    else:
+        traffic = rollout.parse_traffic(current_traffic)
+        state = EndpointState(True, traffic, tuple(traffic))
+    plan = rollout.plan_rollout(
+        target.endpoint_name,
+        state,
+        traffic_steps,
+        pause_seconds,
+        smoke_test=target.smoke_request is not None,
+    )
+    requests = []
+    for index, step in enumerate(plan.steps):
+        recovery = [s.describe() for s in rollout.recovery_steps(plan, index)]
+        for request in step_requests(plan, step, target):
+            request.on_failure = recovery
+            requests.append(request)
+    return payloads.dry_run_document(
+        "deploy", requests, model=target.model.reference, plan=plan.summary()
+    )

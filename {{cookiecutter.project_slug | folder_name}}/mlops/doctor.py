@@ -1,0 +1,112 @@
+"""``mlops doctor``: which settings, credentials and tools this machine has for the Azure commands.
+
+Offline: it looks at environment variables, config files and the PATH, and signs in to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from mlops.workspace import SETTING_VARIABLES, find_config_file, resolve_settings
+
+PACKAGES = ("azure-ai-ml", "azure-identity", "click", "pyyaml")
+TOOLS = {
+    "az": "Azure CLI (AzureCliCredential; az login or the pipeline's Azure login step)",
+    "azd": "Azure Developer CLI (AzureDeveloperCliCredential)",
+    "pwsh": "PowerShell (AzurePowerShellCredential with the Az module)",
+    "docker": "Docker (jobs with compute: local)",
+    "git": "git (job runs record the commit)",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    area: str
+    name: str
+    present: bool
+    detail: str
+    required: bool = False
+
+    def line(self) -> str:
+        mark = "ok     " if self.present else ("MISSING" if self.required else "-      ")
+        return f"{mark} {self.area:<11} {self.name:<32} {self.detail}"
+
+
+def credential_findings(environ: Mapping[str, str]) -> list[Finding]:
+    """The DefaultAzureCredential sources this environment offers, in the order it tries them."""
+    has = {name for name, value in environ.items() if value}
+    service_principal = {"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} <= has and bool(
+        {"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"} & has
+    )
+    workload_identity = {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE"} <= has
+    managed_identity = bool({"IDENTITY_ENDPOINT", "MSI_ENDPOINT"} & has)
+    return [
+        Finding(
+            "credential",
+            "environment (service principal)",
+            service_principal,
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID and a secret or certificate",
+        ),
+        Finding(
+            "credential",
+            "workload identity (OIDC)",
+            workload_identity,
+            "AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_FEDERATED_TOKEN_FILE",
+        ),
+        Finding(
+            "credential",
+            "managed identity",
+            managed_identity,
+            "IDENTITY_ENDPOINT or MSI_ENDPOINT (Azure-hosted agents and VMs)",
+        ),
+    ]
+
+
+def findings(environ: Mapping[str, str] | None = None, start: Path | None = None) -> list[Finding]:
+    environ = os.environ if environ is None else environ
+    settings = resolve_settings(environ, start)
+    config = find_config_file(start or Path.cwd())
+    result = []
+    for key, variable in SETTING_VARIABLES.items():
+        value = getattr(settings, key)
+        source = settings.sources.get(key)
+        detail = f"{value} (from {source})" if value else f"set {variable} or use config.json"
+        result.append(Finding("workspace", variable, bool(value), detail, required=True))
+    result.append(
+        Finding("workspace", "config.json", config is not None, str(config or "not found"))
+    )
+    result.extend(credential_findings(environ))
+    for tool, purpose in TOOLS.items():
+        location = shutil.which(tool)
+        result.append(Finding("tool", tool, location is not None, location or purpose))
+    for package in PACKAGES:
+        try:
+            version = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            result.append(Finding("package", package, False, "pip install '.[ops]'", True))
+        else:
+            result.append(Finding("package", package, True, version, True))
+    return result
+
+
+def can_sign_in(found: list[Finding]) -> bool:
+    credentials = [f for f in found if f.area == "credential" and f.present]
+    cli_tools = [f for f in found if f.area == "tool" and f.name in {"az", "azd", "pwsh"}]
+    return bool(credentials) or any(f.present for f in cli_tools)
+
+
+def report(found: list[Finding]) -> tuple[list[str], bool]:
+    """Report lines and whether the Azure commands can run here."""
+    lines = [finding.line() for finding in found]
+    missing = [f.name for f in found if f.required and not f.present]
+    signs_in = can_sign_in(found)
+    if not signs_in:
+        lines.append("MISSING credential: none of the DefaultAzureCredential sources is available")
+    ready = not missing and signs_in
+    lines.append("ready for the Azure commands" if ready else "not ready: see MISSING above")
+    return lines, ready

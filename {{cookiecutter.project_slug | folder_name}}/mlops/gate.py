@@ -1,0 +1,128 @@
+"""The evaluation gate in front of model registration.
+
+A gate check passes when the candidate's metric reaches a minimum (``--min-metric NAME=VALUE``) or
+is strictly better than the model version tagged ``stage=production`` (``--compare-production
+NAME``). Metrics are read from the ``metrics.json`` the training job writes beside the model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import GateRefused, InvalidInput
+
+METRICS_FILE_NAME = "metrics.json"
+METRIC_PROPERTY_PREFIX = "metric."
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    candidate: float | None
+    against: str
+    reference: float | None
+    passed: bool
+    reason: str
+
+
+def parse_threshold(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = math.nan
+    if not sep or not name.strip() or math.isnan(threshold):
+        raise InvalidInput(f"--min-metric: expected NAME=NUMBER, got {text!r}")
+    return name.strip(), threshold
+
+
+def numeric_metrics(document: Any, source: str) -> dict[str, float]:
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{source}: metrics must be a JSON object of numbers")
+    return {
+        str(name): float(value)
+        for name, value in document.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
+def read_metrics_file(path: Path) -> dict[str, float]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{path}: metrics file does not exist") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{path}: metrics file is not valid JSON: {exc}") from exc
+    return numeric_metrics(document, str(path))
+
+
+def find_metrics_file(folder: Path) -> Path | None:
+    """The metrics.json in a downloaded job output (directly or in a sub-folder)."""
+    direct = folder / METRICS_FILE_NAME
+    if direct.is_file():
+        return direct
+    return next(iter(sorted(folder.rglob(METRICS_FILE_NAME))), None)
+
+
+def threshold_checks(metrics: dict[str, float], thresholds: list[tuple[str, float]]) -> list[Check]:
+    checks = []
+    for name, minimum in thresholds:
+        value = metrics.get(name)
+        if value is None:
+            reason = f"{name} was not reported (metrics: {', '.join(sorted(metrics)) or 'none'})"
+            checks.append(Check(name, None, "minimum", minimum, False, reason))
+        elif value < minimum:
+            reason = f"{name} {value:g} is below the minimum {minimum:g}"
+            checks.append(Check(name, value, "minimum", minimum, False, reason))
+        else:
+            reason = f"{name} {value:g} reaches the minimum {minimum:g}"
+            checks.append(Check(name, value, "minimum", minimum, True, reason))
+    return checks
+
+
+def production_check(
+    metric: str, metrics: dict[str, float], production: str | None, production_value: float | None
+) -> Check:
+    """Compare with the production model; with none (or one without the metric) the check passes."""
+    value = metrics.get(metric)
+    if value is None:
+        reason = f"{metric} was not reported, so it cannot be compared with production"
+        return Check(metric, None, "production", production_value, False, reason)
+    if production is None:
+        reason = f"no model version is tagged stage=production yet; {metric} {value:g} is accepted"
+        return Check(metric, value, "production", None, True, reason)
+    if production_value is None:
+        reason = f"production model {production} has no recorded {metric}; comparison skipped"
+        return Check(metric, value, "production", None, True, reason)
+    if value > production_value:
+        reason = f"{metric} {value:g} beats production {production} ({production_value:g})"
+        return Check(metric, value, "production", production_value, True, reason)
+    reason = f"{metric} {value:g} is not better than production {production} ({production_value:g})"
+    return Check(metric, value, "production", production_value, False, reason)
+
+
+def enforce(checks: list[Check]) -> None:
+    refused = [check.reason for check in checks if not check.passed]
+    if refused:
+        raise GateRefused("gate refused the model: " + "; ".join(refused))
+
+
+def checks_as_json(checks: list[Check]) -> list[dict[str, Any]]:
+    return [asdict(check) for check in checks]
+
+
+def metric_properties(metrics: dict[str, float]) -> dict[str, str]:
+    """Metrics recorded on the model version, so later candidates can be compared with it."""
+    return {f"{METRIC_PROPERTY_PREFIX}{name}": repr(value) for name, value in metrics.items()}
+
+
+def metric_from_properties(properties: dict[str, Any] | None, metric: str) -> float | None:
+    value = (properties or {}).get(f"{METRIC_PROPERTY_PREFIX}{metric}")
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,109 @@
+"""The JSON files that hand one step's result to the next.
+
+Run metadata (``mlops train --metadata-out``)::
+
+    {"job_name": ..., "status": ..., "studio_url": ..., "experiment": ...,
+     "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"}}
+
+Model metadata (``mlops register --metadata-out``)::
+
+    {"name": ..., "version": ..., "job_name": ..., "metrics": {"<metric>": <number>}}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import InvalidInput
+
+JOB_OUTPUT_URI = "azureml://jobs/{job}/outputs/{output}/paths/{path}"
+
+
+def job_output_uri(job_name: str, output_name: str, path: str = "") -> str:
+    return JOB_OUTPUT_URI.format(job=job_name, output=output_name, path=path)
+
+
+@dataclass(frozen=True)
+class RunMetadata:
+    job_name: str
+    status: str
+    studio_url: str | None
+    experiment: str | None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    name: str
+    version: str
+    job_name: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reference(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+def write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def write_metadata(path: Path, metadata: RunMetadata | ModelMetadata) -> None:
+    write_json(path, asdict(metadata))
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{path}: {what} file does not exist") from exc
+    except (OSError, ValueError) as exc:
+        raise InvalidInput(f"{path}: {what} file is not valid JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{path}: {what} file must hold a JSON object")
+    return document
+
+
+def required_text(document: dict[str, Any], key: str, path: Path) -> str:
+    value = document.get(key)
+    if not isinstance(value, str | int) or not str(value).strip():
+        raise InvalidInput(f"{path}: {key}: missing")
+    return str(value)
+
+
+def read_run_metadata(path: Path) -> RunMetadata:
+    document = read_json_object(path, "run metadata")
+    outputs = document.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise InvalidInput(f"{path}: outputs: must map output names to paths")
+    return RunMetadata(
+        job_name=required_text(document, "job_name", path),
+        status=str(document.get("status") or "Unknown"),
+        studio_url=document.get("studio_url"),
+        experiment=document.get("experiment"),
+        outputs={str(name): str(uri) for name, uri in outputs.items()},
+    )
+
+
+def read_model_metadata(path: Path) -> ModelMetadata:
+    document = read_json_object(path, "model metadata")
+    metrics = document.get("metrics") or {}
+    return ModelMetadata(
+        name=required_text(document, "name", path),
+        version=required_text(document, "version", path),
+        job_name=document.get("job_name"),
+        metrics=metrics if isinstance(metrics, dict) else {},
+    )
+
+
+def parse_model_reference(text: str) -> ModelMetadata:
+    """``NAME:VERSION`` (an ``azureml:`` prefix is allowed) -> ModelMetadata."""
+    reference = text.removeprefix("azureml:")
+    name, sep, version = reference.rpartition(":")
+    if not sep or not name or not version.isdigit():
+        raise InvalidInput(f"--model: expected NAME:VERSION with a numeric version, got {text!r}")
+    return ModelMetadata(name=name, version=version)

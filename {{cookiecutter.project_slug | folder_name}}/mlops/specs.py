@@ -1,0 +1,251 @@
+"""Azure ML specs: the kind of a YAML file (by its ``$schema``); loading it with azure-ai-ml."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlops.errors import InvalidInput
+from mlops.output import import_azure_ml
+
+SCHEMA_HOST = "azuremlschemas.azureedge.net"
+SCHEMA_LINE = re.compile(r"^\$schema:\s*['\"]?(?P<url>[^'\"\s#]+)", re.MULTILINE)
+SCHEMA_URL = re.compile(
+    r"^https?://" + re.escape(SCHEMA_HOST) + r"/[^/]+/(?P<file>[A-Za-z0-9]+)\.schema\.json$"
+)
+
+# Schema file name -> kind of spec. The kind names the azure-ai-ml loader (load_<kind>).
+SCHEMA_KINDS = {
+    "commandJob": "job",
+    "sweepJob": "job",
+    "pipelineJob": "job",
+    "sparkJob": "job",
+    "amlCompute": "compute",
+    "computeInstance": "compute",
+    "kubernetesCompute": "compute",
+    "environment": "environment",
+    "data": "data",
+    "model": "model",
+    "managedOnlineEndpoint": "online_endpoint",
+    "kubernetesOnlineEndpoint": "online_endpoint",
+    "managedOnlineDeployment": "online_deployment",
+    "kubernetesOnlineDeployment": "online_deployment",
+    "batchEndpoint": "batch_endpoint",
+    "batchDeployment": "batch_deployment",
+    "modelBatchDeployment": "batch_deployment",
+    "pipelineComponentBatchDeployment": "batch_deployment",
+    "workspace": "workspace",
+    "commandComponent": "component",
+    "pipelineComponent": "component",
+    "parallelComponent": "component",
+    "azureBlob": "datastore",
+    "azureFile": "datastore",
+    "azureDataLakeGen1": "datastore",
+    "azureDataLakeGen2": "datastore",
+    "schedule": "schedule",
+}
+KIND_TITLES = {
+    "job": "job",
+    "compute": "compute",
+    "environment": "environment",
+    "data": "data asset",
+    "model": "model",
+    "online_endpoint": "online endpoint",
+    "online_deployment": "online deployment",
+    "batch_endpoint": "batch endpoint",
+    "batch_deployment": "batch deployment",
+    "workspace": "workspace",
+    "component": "component",
+    "datastore": "datastore",
+    "schedule": "schedule",
+}
+YAML_SUFFIXES = (".yml", ".yaml")
+SKIPPED_DIRECTORIES = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
+# Leaves of a marshmallow error tree that are wrappers, not fields.
+WRAPPER_KEYS = {"_schema", "value"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the current directory when it lies below it, else absolute."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def schema_url(text: str) -> str | None:
+    match = SCHEMA_LINE.search(text)
+    return match.group("url") if match else None
+
+
+def kind_of_schema(url: str) -> str | None:
+    match = SCHEMA_URL.match(url)
+    return SCHEMA_KINDS.get(match.group("file")) if match else None
+
+
+def yaml_files_below(directory: Path) -> Iterator[Path]:
+    """YAML files below ``directory``, hidden and tool folders skipped."""
+    for child in sorted(directory.rglob("*")):
+        relative = child.relative_to(directory).parts
+        if any(part.startswith(".") or part in SKIPPED_DIRECTORIES for part in relative):
+            continue
+        if child.suffix in YAML_SUFFIXES and child.is_file():
+            yield child
+
+
+def find_specs(paths: Iterable[Path]) -> list[Path]:
+    """Files given, and the YAML files with a ``$schema`` line below the directories given."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            candidates = [file for file in yaml_files_below(path) if schema_url(read_text(file))]
+        else:
+            candidates = [path]
+        found.extend(candidate for candidate in candidates if candidate not in found)
+    return found
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def parse_yaml(path: Path) -> tuple[Any, Problem | None]:
+    """The document in ``path``, or a problem naming the line that does not parse."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, Problem(display_path(path), "file", "does not exist")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, Problem(display_path(path), "file", f"cannot be read: {exc}")
+    try:
+        return yaml.safe_load(text), None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "yaml"
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return None, Problem(display_path(path), where, f"not valid YAML: {reason}")
+
+
+def loader_for(kind: str) -> Any:
+    return getattr(import_azure_ml(), f"load_{kind}")
+
+
+def try_load(
+    path: Path, kind: str, overrides: list[dict[str, Any]] | None = None
+) -> tuple[Any, list[Problem]]:
+    """(entity, []) when azure-ai-ml loads ``path`` as ``kind``, else (None, the problems)."""
+    loader = loader_for(kind)
+    try:
+        return loader(str(path.resolve()), params_override=overrides or []), []
+    except Exception as exc:
+        shown = display_path(path)
+        problems = loader_problems(exc, shown)
+        return None, problems or [Problem(shown, "spec", f"cannot be loaded: {exc!r}")]
+
+
+def load_entity(path: Path, kind: str, overrides: list[dict[str, Any]] | None = None) -> Any:
+    """Load ``path`` with the loader of ``kind``; raise InvalidInput naming each bad field."""
+    entity, problems = try_load(path, kind, overrides)
+    if problems:
+        raise InvalidInput("; ".join(str(problem) for problem in problems))
+    return entity
+
+
+def load_spec(path: Path, expected: Iterable[str] | None = None, overrides=None) -> tuple[str, Any]:
+    """(kind, entity) of the spec in ``path``; InvalidInput unless its kind is ``expected``."""
+    shown = display_path(path)
+    if not path.is_file():
+        raise InvalidInput(f"{shown}: no such file")
+    url = schema_url(read_text(path))
+    if url is None:
+        raise InvalidInput(
+            f"{shown}: $schema: missing; an Azure ML spec starts with its $schema line"
+        )
+    kind = kind_of_schema(url)
+    if kind is None:
+        raise InvalidInput(f"{shown}: $schema: not an Azure ML schema this tool knows: {url}")
+    expected = list(expected or [])
+    if expected and kind not in expected:
+        wanted = " or ".join(KIND_TITLES[name] for name in expected)
+        raise InvalidInput(f"{shown}: $schema: is a {KIND_TITLES[kind]} spec, expected a {wanted}")
+    return kind, load_entity(path, kind, overrides)
+
+
+def loader_problems(exc: BaseException, shown: str) -> list[Problem]:
+    """One problem per field from the error azure-ai-ml raised while loading a spec."""
+    module = type(exc).__module__ or ""
+    if not module.startswith(("marshmallow", "azure.")):
+        return []
+    return [Problem(shown, field, message) for field, message in error_fields(str(exc))]
+
+
+def error_fields(text: str) -> list[tuple[str, str]]:
+    """(field, message) pairs from azure-ai-ml's "Validation for XSchema failed: {...}" text."""
+    tree = embedded_json(text)
+    if tree is None:
+        line = next((part.strip() for part in text.splitlines() if part.strip()), text)
+        return [("spec", line)]
+    if isinstance(tree, dict) and isinstance(tree.get("errors"), list):
+        fields: list[tuple[str, str]] = []
+        for error in tree["errors"]:
+            message = str(error.get("message", ""))
+            nested = error_fields(message) if embedded_json(message) is not None else []
+            if nested:
+                fields.extend(nested)
+            else:
+                path = str(error.get("path") or "spec").replace("*", "spec")
+                fields.append((path, message.splitlines()[0] if message else "invalid"))
+        return fields
+    return list(flatten_messages(tree, ""))
+
+
+def embedded_json(text: str) -> Any:
+    marker = text.find("failed:")
+    start = text.find("{", marker if marker >= 0 else 0)
+    if marker < 0 or start < 0:
+        return None
+    try:
+        value, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return None
+    return value
+
+
+def flatten_messages(node: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, str):
+        yield prefix or "spec", node
+    elif isinstance(node, list):
+        alternatives = [item for item in node if isinstance(item, dict | list)]
+        texts = [item for item in node if isinstance(item, str)]
+        if texts:
+            yield prefix or "spec", " ".join(texts)
+        if alternatives:
+            # A union field reports every alternative; the one with the fewest complaints is
+            # the one the author meant.
+            best = min(alternatives, key=lambda item: len(list(flatten_messages(item, prefix))))
+            yield from flatten_messages(best, prefix)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            key = str(key)
+            child = prefix if key in WRAPPER_KEYS else (f"{prefix}.{key}" if prefix else key)
+            yield from flatten_messages(value, child)

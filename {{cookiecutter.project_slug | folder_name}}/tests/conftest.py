@@ -1,0 +1,81 @@
+"""Fixtures for the tests of the ``mlops`` CLI: a scratch copy of the project and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mlops.cli import main
+from mlops.workspace import SETTING_VARIABLES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = Path("models/model1")
+COPIED = ("aml", "models", "sample-data", "pyproject.toml")
+NOT_COPIED = shutil.ignore_patterns(".*", "__pycache__", "outputs", "mlruns", "mlflow.db")
+
+
+@pytest.fixture(scope="session")
+def paths() -> SimpleNamespace:
+    """The project's spec files, relative to the project root."""
+    return SimpleNamespace(
+        root=PROJECT_ROOT,
+        compute=Path("aml/compute.yml"),
+        environment=Path("aml/environment.yml"),
+        data=Path("aml/data.yml"),
+        workspace=Path("aml/workspace.yml"),
+        train=MODEL_DIR / "aml_config/train-amlcompute.yml",
+        train_local=MODEL_DIR / "aml_config/train-local.yml",
+        train_conda=MODEL_DIR / "aml_config/train-conda.yml",
+        endpoint=MODEL_DIR / "deployment/endpoint.yml",
+        deployment=MODEL_DIR / "deployment/deployment.yml",
+        sample_request=MODEL_DIR / "deployment/sample-request.json",
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the project's specs, code and data to break at will; the current directory.
+
+    No workspace is configured in it: the Azure settings are removed from the environment.
+    """
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in COPIED:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=NOT_COPIED)
+        else:
+            shutil.copy2(source, root / name)
+    for variable in SETTING_VARIABLES.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.fixture
+def mlops() -> Callable[..., Result]:
+    """Run ``mlops ARGS...`` in this process; the result has exit_code, stdout and stderr."""
+    runner = CliRunner()
+
+    def run(*args: object) -> Result:
+        return runner.invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def dry_run(mlops: Callable[..., Result]) -> Callable[..., dict]:
+    """Run ``mlops ARGS... --dry-run``, expect success and return the JSON document it printed."""
+
+    def run(*args: object) -> dict:
+        result = mlops(*args, "--dry-run")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    return run

@@ -1,0 +1,193 @@
+"""``mlops validate``: passes on the generated project; names file and field of each problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops.specs import SCHEMA_KINDS, error_fields, kind_of_schema
+
+
+def edit(path: Path, change) -> None:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+
+
+def problem_lines(result) -> list[str]:
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_generated_project_is_valid(mlops, project, paths):
+    result = mlops("validate")
+    assert result.exit_code == 0, result.output
+    assert problem_lines(result) == []
+    specs_found = len([p for p in project.rglob("*.yml") if "$schema:" in p.read_text()])
+    assert f"checked {specs_found} specs" in result.stderr
+
+
+def test_every_spec_of_the_project_is_found(mlops, project, paths):
+    """Each spec the project ships is one the CLI knows the kind of."""
+    for spec in (paths.compute, paths.environment, paths.data, paths.train, paths.endpoint):
+        url = yaml.safe_load(spec.read_text())["$schema"]
+        assert kind_of_schema(url) in SCHEMA_KINDS.values(), url
+
+
+BROKEN_SPECS = {
+    "unknown field": (
+        "train",
+        lambda spec: spec.update(epochs=5),
+        "epochs: Unknown field.",
+    ),
+    "unknown nested field": (
+        "train",
+        lambda spec: spec["inputs"]["training_data"].update(mode_x="mount"),
+        "inputs.training_data.mode_x: Unknown field.",
+    ),
+    "missing required field": (
+        "train",
+        lambda spec: spec.pop("command"),
+        "command: Missing data for required field.",
+    ),
+    "bad endpoint name": (
+        "endpoint",
+        lambda spec: spec.update(name="Churn_Endpoint!"),
+        "name: 'Churn_Endpoint!' is not a valid name",
+    ),
+    "bad compute name": (
+        "compute",
+        lambda spec: spec.update(name="cpu-1"),
+        "name: 'cpu-1' is not a valid name",
+    ),
+    "bad deployment name": (
+        "deployment",
+        lambda spec: spec.update(name="b"),
+        "name: 'b' is not a valid name",
+    ),
+    "wrong value type": (
+        "compute",
+        lambda spec: spec.update(max_instances="many"),
+        "max_instances: Not a valid integer.",
+    ),
+    "missing code folder": (
+        "train",
+        lambda spec: spec.update(code="../src"),
+        "code: ../src does not exist",
+    ),
+    "missing scoring script": (
+        "deployment",
+        lambda spec: spec["code_configuration"].update(scoring_script="predict.py"),
+        "code_configuration.scoring_script: predict.py does not exist",
+    ),
+    "missing conda file": (
+        "environment",
+        lambda spec: spec.update(conda_file="conda.yml"),
+        "conda_file: conda.yml does not exist",
+    ),
+    "missing data folder": (
+        "data",
+        lambda spec: spec.update(path="../data"),
+        "path: ../data does not exist",
+    ),
+    "missing local input": (
+        "train_local",
+        lambda spec: spec["inputs"]["training_data"].update(path="../../../no-data"),
+        "inputs.training_data.path: ../../../no-data does not exist",
+    ),
+    "unknown schema": (
+        "data",
+        lambda spec: spec.update({"$schema": "https://example.com/data.schema.json"}),
+        "$schema: not an Azure ML schema this tool knows",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_SPECS))
+def test_broken_spec_is_named_with_its_field(mlops, project, paths, case):
+    spec_name, change, expected = BROKEN_SPECS[case]
+    spec = getattr(paths, spec_name)
+    edit(spec, change)
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2, result.output
+    assert any(
+        line.startswith(f"{spec.as_posix()}: {expected}") for line in problem_lines(result)
+    ), result.stdout
+    assert "problems in" in result.stderr
+
+
+def test_unparsable_yaml_names_the_line(mlops, project, paths):
+    text = paths.compute.read_text().replace("min_instances: 0", "min_instances: [0")
+    paths.compute.write_text(text)
+    line_number = text.splitlines().index("min_instances: [0") + 2
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2
+    assert problem_lines(result) == [
+        f"{paths.compute.as_posix()}: line {line_number}: not valid YAML: "
+        "expected ',' or ']', but got ':'"
+    ]
+
+
+def test_conda_file_without_dependencies_is_a_problem(mlops, project, paths):
+    edit(paths.train_conda, lambda conda: conda.pop("dependencies"))
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2
+    assert f"{paths.train_conda.as_posix()}: dependencies: missing" in result.stdout
+
+
+def test_unparsable_conda_file_is_a_problem(mlops, project, paths):
+    paths.train_conda.write_text("dependencies: [python=3.11\n")
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2
+    assert f"{paths.train_conda.as_posix()}: line 2: not valid YAML" in result.stdout
+
+
+def test_several_problems_give_one_line_each(mlops, project, paths):
+    edit(paths.train, lambda spec: spec.update(epochs=5))
+    edit(paths.endpoint, lambda spec: spec.update(name="x"))
+    edit(paths.environment, lambda spec: spec.update(conda_file="missing.yml"))
+
+    result = mlops("validate")
+
+    files = sorted(line.split(":")[0] for line in problem_lines(result))
+    assert files == sorted(p.as_posix() for p in (paths.train, paths.endpoint, paths.environment))
+
+
+def test_validate_given_files_only(mlops, project, paths):
+    edit(paths.train, lambda spec: spec.update(epochs=5))
+
+    assert mlops("validate", paths.compute, paths.endpoint).exit_code == 0
+    assert mlops("validate", paths.train).exit_code == 2
+
+
+def test_yaml_without_schema_given_explicitly_is_a_problem(mlops, project, paths):
+    result = mlops("validate", paths.train_conda)
+
+    assert result.exit_code == 2
+    assert f"{paths.train_conda.as_posix()}: $schema: missing" in result.stdout
+
+
+def test_folder_without_specs_is_bad_input(mlops, project):
+    (project / "empty").mkdir()
+
+    result = mlops("validate", "empty")
+
+    assert result.exit_code == 2
+    assert "no Azure ML specs found" in result.stderr
+
+
+def test_union_errors_report_the_closest_alternative():
+    text = (
+        'Validation for CommandJobSchema failed:\n\n {"inputs": {"data": {"value": ['
+        '{"bar": ["Unknown field."]}, {"type": ["Not in set."], "bar": ["Unknown field."]}]}}}'
+    )
+    assert error_fields(text) == [("inputs.data.bar", "Unknown field.")]
