@@ -26,9 +26,11 @@ demo: $(VENV_PYTHON)
 test: $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pytest -n auto
 
+LINTED := hooks tests tools local_extensions.py
+
 lint: $(VENV_PYTHON)
-	$(VENV_PYTHON) -m ruff check .
-	$(VENV_PYTHON) -m ruff format --check .
+	$(VENV_PYTHON) -m ruff check $(LINTED)
+	$(VENV_PYTHON) -m ruff format --check $(LINTED)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

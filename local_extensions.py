@@ -1,9 +1,11 @@
 """Jinja extensions this template loads through ``_extensions`` in cookiecutter.json.
 
-- ``project_slug`` and ``azure_name`` filters derive default names that always pass the hooks' rules.
-- Answers are never evaluated as templates: cookiecutter renders every context value with Jinja, so an
-  answer such as ``{{ 7*7 }}`` given with ``--no-input key=value`` would otherwise turn into ``49``.
-- ``tojson`` keeps non-ASCII text as it is, so a quoted answer is valid in YAML, TOML, JSON and Python.
+- ``project_slug`` and ``azure_name`` derive default names that always pass the hook's rules;
+  ``folder_name`` keeps a refused slug from reaching the file system as a path.
+- Answers are never evaluated as templates: cookiecutter renders every context value with Jinja,
+  so an answer such as ``{{ 7*7 }}`` given with ``--no-input key=value`` would turn into ``49``.
+- ``tojson`` keeps non-ASCII text as it is, so a quoted answer is valid in YAML, TOML, JSON and
+  Python.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ JINJA_MARKERS = ("{{", "{%", "{#")
 
 
 def project_slug(name: str) -> str:
-    """A slug that always matches the hook's rule: lowercase words joined by '-', starting with a letter."""
+    """A slug that always passes the hook: lowercase words joined by '-', starting with a letter."""
     slug = slugify(str(name), max_length=SLUG_MAX_LENGTH, word_boundary=True, save_order=True)
     if not slug:
         return SLUG_FALLBACK
@@ -40,8 +42,8 @@ def azure_name(slug: str, max_length: int) -> str:
 def folder_name(slug: str) -> str:
     """The project folder's name: the slug itself when it is a plain name, otherwise one safe name.
 
-    Cookiecutter creates this folder before the hook refuses a bad slug, and removes exactly this folder
-    afterwards; a slug such as ``a/b`` or ``..`` must therefore never reach the file system as a path.
+    Cookiecutter creates this folder before the hook refuses a bad slug, and removes exactly this
+    folder afterwards; a slug such as ``a/b`` or ``..`` must never reach the file system as a path.
     """
     name = re.sub(r"[^A-Za-z0-9_-]", "-", str(slug))
     return name if name == slug and name else f"refused-slug-{name}"
@@ -58,7 +60,7 @@ def _strings_in(value: object) -> set[str]:
 
 
 def template_authored_sources(root: Path = TEMPLATE_ROOT) -> set[str]:
-    """Every string this template itself asks cookiecutter to render from a string (not from a file)."""
+    """Every string the template itself has cookiecutter render from a string (not a file)."""
     context = json.loads((root / "cookiecutter.json").read_text(encoding="utf-8"))
     sources = _strings_in(context)
     sources.update(path.name for path in root.iterdir() if path.is_dir() and "{{" in path.name)
@@ -99,7 +101,7 @@ class AnswerFilters(Extension):
         self._authored = template_authored_sources()
 
     def preprocess(self, source, name, filename=None):
-        # Files of the template arrive with a name; strings (answers, defaults, paths, hooks) without one.
+        # Template files arrive with a name; strings (answers, defaults, paths, hooks) without.
         if name is not None or not any(marker in source for marker in JINJA_MARKERS):
             return source
         if source in self._authored:

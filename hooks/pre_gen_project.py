@@ -1,8 +1,8 @@
 """Validate every answer before cookiecutter writes a single file.
 
-Each rule is one function that takes the answer and returns a problem (a sentence naming the rule) or
-None. ``main`` reports every problem at once, one line each, and exits 1; cookiecutter then removes the
-project folder it created. The rules come from Azure's resource-naming rules.
+Each rule is one function that takes the answer and returns a problem (a sentence naming the
+rule) or None. ``main`` reports every problem at once, one line each, and exits 1; cookiecutter then
+removes the project folder it created. The rules come from Azure's resource-naming rules.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 AZURE_LOCATIONS = frozenset(
     """
     australiacentral australiacentral2 australiaeast australiasoutheast austriaeast belgiumcentral
-    brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral eastasia
-    eastus eastus2 francecentral francesouth germanynorth germanywestcentral indonesiacentral
-    israelcentral italynorth japaneast japanwest koreacentral koreasouth malaysiawest mexicocentral
+    brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral
+    eastasia eastus eastus2 francecentral francesouth germanynorth germanywestcentral
+    indonesiacentral israelcentral italynorth japaneast japanwest koreacentral koreasouth
+    malaysiawest mexicocentral
     newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
     southafricanorth southafricawest southcentralus southindia southeastasia spaincentral
     swedencentral switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus
@@ -88,7 +89,9 @@ def check_python_version(value: str) -> str | None:
 def check_azure_location(value: str) -> str | None:
     if value in AZURE_LOCATIONS:
         return None
-    return "must be an Azure region's programmatic name in lower case, such as westeurope or eastus2"
+    return (
+        "must be an Azure region's programmatic name in lower case, such as westeurope or eastus2"
+    )
 
 
 def check_resource_group(value: str) -> str | None:
@@ -163,7 +166,10 @@ def check_endpoints_differ(answers: dict) -> tuple[str, str] | None:
     production = answers["online_endpoint_name"]
     if production.lower() != answers["staging_endpoint_name"].lower():
         return None
-    return ("staging_endpoint_name", "must differ from online_endpoint_name (names are case-insensitive)")
+    return (
+        "staging_endpoint_name",
+        "must differ from online_endpoint_name (names are case-insensitive)",
+    )
 
 
 ANSWER_RULES = {
@@ -193,12 +199,16 @@ def problems_in(answers: dict) -> list[str]:
     for option, rule in ANSWER_RULES.items():
         problem = rule(str(answers[option]))
         if problem:
-            problems.append(f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}")
+            problems.append(
+                f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}"
+            )
     for rule in COMBINATION_RULES:
         found = rule(answers)
         if found:
             option, problem = found
-            problems.append(f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}")
+            problems.append(
+                f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}"
+            )
     return problems
 
 

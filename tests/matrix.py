@@ -62,7 +62,9 @@ REJECTED = (
     Rejected("workspace-too-short", {"workspace_name": "ws"}, ("workspace_name",)),
     Rejected("vm-size-typo", {"vm_size": "DS3_v2"}, ("vm_size",)),
     Rejected("zero-nodes", {"max_nodes": "0"}, ("max_nodes",)),
-    Rejected("endpoint-double-dash", {"online_endpoint_name": "churn--api"}, ("online_endpoint_name",)),
+    Rejected(
+        "endpoint-double-dash", {"online_endpoint_name": "churn--api"}, ("online_endpoint_name",)
+    ),
     Rejected(
         "same-endpoint-twice",
         {"online_endpoint_name": "churn-api", "staging_endpoint_name": "Churn-API"},

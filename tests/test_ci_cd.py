@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from ci_providers import CI_FILES_BY_PROVIDER, is_ci_file
 from hook_modules import pre_gen
 from locations import REPO_ROOT, SHARED_DIR, TEMPLATE_DIR

@@ -5,24 +5,22 @@ ML loads in the scoring environment)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run
-from locations import REPO_ROOT
-from matrix import SUPPORTED
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from conftest import run
+from hook_modules import pre_gen
+from matrix import SUPPORTED
+
 CONDA_DIR = "models/model1/aml_config"
 CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
-PYTHON_VERSIONS = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))[
-    "python_version"
-]
+PYTHON_VERSIONS = pre_gen.SUPPORTED_PYTHON_VERSIONS
 BAKE_ID_BY_PYTHON: dict[str, str] = {}
 for bake_case in SUPPORTED:
     BAKE_ID_BY_PYTHON.setdefault(
@@ -34,9 +32,8 @@ for bake_case in SUPPORTED:
 TARGET_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(35, 16, -1)]
 TARGET_PLATFORMS.append("manylinux2014_x86_64")
 
-# The generated pyproject.toml installs full MLflow (its local store needs SQLAlchemy); the
-# training image needs only mlflow-skinny, released in step with it.
-LOCAL_NAME_OF = {"mlflow-skinny": "mlflow"}
+# Not compared: the training image's mlflow-skinny (azureml-mlflow caps it at 3.15.0) and the local
+# full mlflow (its SQLite store needs SQLAlchemy; full mlflow 3.15.0 caps pandas below 3).
 # Pinned alike everywhere: the pickled model must load with the scikit-learn it was trained with.
 MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib")
 
@@ -128,10 +125,9 @@ def test_conda_pins_agree_with_each_other_and_with_pyproject(default_project):
     disagreements = []
     for conda_file, conda_pins in by_conda_file.items():
         for name, version in conda_pins.items():
-            local_name = LOCAL_NAME_OF.get(name, name)
-            if local_name in local and local[local_name] != version:
+            if name in local and local[name] != version:
                 disagreements.append(
-                    f"{conda_file}: {name}=={version}, pyproject.toml: {local_name}=={local[local_name]}"
+                    f"{conda_file}: {name}=={version}, pyproject.toml: {name}=={local[name]}"
                 )
     assert disagreements == []
     for package in MODEL_PACKAGES:

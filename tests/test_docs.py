@@ -1,3 +1,6 @@
+import sys
+
+from conftest import run
 from locations import REPO_ROOT
 from tools.render_combinations import PAGE, render
 
@@ -14,3 +17,9 @@ def test_readme_quickstart_opens_with_the_two_commands():
     assert commands == ["make demo", "make test"]
     ci_script = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci_script.rstrip().splitlines()[-1] == commands[1]
+
+
+def test_template_code_is_lint_clean():
+    paths = ["hooks", "tests", "tools", "local_extensions.py"]
+    run([sys.executable, "-m", "ruff", "check", *paths], cwd=REPO_ROOT)
+    run([sys.executable, "-m", "ruff", "format", "--check", *paths], cwd=REPO_ROOT)

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+
 import pytest
 
 from hook_modules import post_gen, pre_gen
-from locations import REPO_ROOT, SHARED_DIR
 from local_extensions import SLUG_FALLBACK, as_literal, azure_name, folder_name, project_slug
-
+from locations import REPO_ROOT, SHARED_DIR
 
 DEFAULT_ANSWERS = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 
 ACCEPTED = {
-    "project_name": ["Churn", 'Q&A: "quotes" # {{ x }} ${{ y }}', "Prévision des ventes 😀", "x" * 200],
+    "project_name": [
+        "Churn",
+        'Q&A: "quotes" # {{ x }} ${{ y }}',
+        "Prévision des ventes 😀",
+        "x" * 200,
+    ],
     "description": ["- leading dash", "key: value", "|", "* alias"],
     "author": ["Zoë O'Brien", "Team <team@example.com>"],
     "project_slug": ["churn", "customer-churn-2", "a", "a" * 40],
@@ -37,8 +42,19 @@ REFUSED = {
     "project_name": ["", "   ", "two\nlines", "tab\there", "x" * 201],
     "description": ["", "line\rbreak", "bell\x07"],
     "author": ["", "del\x7f", "next\x85line", "line\u2028separator"],
-    "project_slug": ["", "Churn", "my project", "1churn", "churn-", "churn--x", "a/b", "..", "a" * 41,
-                     "prévision", "under_score"],
+    "project_slug": [
+        "",
+        "Churn",
+        "my project",
+        "1churn",
+        "churn-",
+        "churn--x",
+        "a/b",
+        "..",
+        "a" * 41,
+        "prévision",
+        "under_score",
+    ],
     "python_version": ["3.9", "3.10", "3.13", "3"],
     "azure_location": ["West Europe", "WestEurope", "mars", ""],
     "resource_group": ["", "rg.", "rg churn", "rg/churn", "a" * 91, "rg-é"],
@@ -107,7 +123,7 @@ def test_problems_name_option_value_and_rule_all_at_once():
     )
     assert [p.split(":")[0] for p in problems] == ["project_name", "compute_name", "max_nodes"]
     assert problems[1] == (
-        'compute_name: "cpu-1" must be 3-24 letters, digits or \'-\', starting with a letter, '
+        "compute_name: \"cpu-1\" must be 3-24 letters, digits or '-', starting with a letter, "
         "and a letter must follow the last '-' somewhere (cpu-1 is refused)"
     )
     assert '"say \\"hi\\"\\n"' in problems[0]
@@ -141,7 +157,10 @@ def test_regions_match_the_shared_naming_rules():
         ("!!!", SLUG_FALLBACK),
         ("", SLUG_FALLBACK),
         ("{{ 7*7 }}", "ml-7-7"),
-        ("Predictive maintenance of wind turbine gearboxes", "predictive-maintenance-of-wind-turbine"),
+        (
+            "Predictive maintenance of wind turbine gearboxes",
+            "predictive-maintenance-of-wind-turbine",
+        ),
         ("数据", "shu-ju"),
     ],
 )
@@ -157,14 +176,21 @@ def test_azure_name_cuts_without_dangling_dash():
 
 @pytest.mark.parametrize(
     ("slug", "folder"),
-    [("churn", "churn"), ("a/b", "refused-slug-a-b"), ("..", "refused-slug---"), ("", "refused-slug-"),
-     ("c:\\x", "refused-slug-c--x")],
+    [
+        ("churn", "churn"),
+        ("a/b", "refused-slug-a-b"),
+        ("..", "refused-slug---"),
+        ("", "refused-slug-"),
+        ("c:\\x", "refused-slug-c--x"),
+    ],
 )
 def test_folder_name_is_the_slug_or_one_safe_name(slug, folder):
     assert folder_name(slug) == folder
 
 
-@pytest.mark.parametrize("text", ["{{ 7*7 }}", '{% raw %}"\\x22\n😀', "{# c #}{{ cookiecutter.x }}"])
+@pytest.mark.parametrize(
+    "text", ["{{ 7*7 }}", '{% raw %}"\\x22\n😀', "{# c #}{{ cookiecutter.x }}"]
+)
 def test_as_literal_renders_to_the_text_itself(text):
     from jinja2 import Environment
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+
 from conftest import project_env, run
 from locations import REPO_ROOT
 from matrix import SUPPORTED

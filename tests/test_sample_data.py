@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+
 from locations import REPO_ROOT, TEMPLATE_DIR
 
 TOOL = REPO_ROOT / "tools" / "make_sample_data.py"

@@ -1,5 +1,5 @@
-"""Every Azure ML spec of a baked project loads with azure-ai-ml's loader for its kind and carries the
-answers it was baked with; the training job's command runs the project's train.py as written."""
+"""Every Azure ML spec of a baked project loads with azure-ai-ml's loader for its kind and carries
+the answers it was baked with; the training job's command runs the project's train.py as written."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from azure.ai.ml import (
     load_online_endpoint,
     load_workspace,
 )
-from conftest import project_env, run
 from cookiecutter.main import cookiecutter
+
+from conftest import project_env, run
 from locations import REPO_ROOT
 from matrix import SUPPORTED
 
@@ -139,8 +140,9 @@ def resolved(spec: Path, path: str) -> Path:
 
 
 def registered(loaded: str, spec: Path, *keys: str) -> str:
-    """The name of the registered asset or compute a spec refers to at ``keys``. The spec writes the
-    azureml: prefix (without it a path is read as local); the loader keeps it on some fields only."""
+    """The name of the registered asset or compute a spec refers to at ``keys``. The spec writes
+    the azureml: prefix (without it a path is read as local); the loader keeps it on some fields
+    only."""
     written = yaml.safe_load(spec.read_text(encoding="utf-8"))
     for key in keys:
         written = written[key]

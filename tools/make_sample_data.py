@@ -1,4 +1,4 @@
-"""Write the generated project's sample data set: synthetic telecom customers and whether they churned.
+"""Write the generated project's sample data: synthetic telecom customers and whether they churned.
 
 Usage: python tools/make_sample_data.py OUT.csv
 

@@ -14,7 +14,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PAGE = REPO_ROOT / "docs" / "combinations.md"
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from matrix import REJECTED, SUPPORTED  # noqa: E402
+from matrix import REJECTED, SUPPORTED  # noqa: E402 (after the sys.path change)
 
 
 def answers_cell(answers: dict) -> str:
@@ -28,8 +28,8 @@ def render() -> str:
     lines = [
         "# Supported and refused option combinations",
         "",
-        "Generated from `tests/matrix.py` by `python tools/render_combinations.py`; the test suite bakes",
-        "every row. Options not named keep their defaults.",
+        "Generated from `tests/matrix.py` by `python tools/render_combinations.py`; the test suite",
+        "bakes every row. Options not named keep their defaults.",
         "",
         "## Supported",
         "",
