@@ -142,28 +142,27 @@ def compute_requests(compute: Any) -> list[Request]:
     ]
 
 
-def data_requests(data: Any) -> list[Request]:
+def versioned_asset_requests(
+    asset: Any, collection: str, uri_field: str, description: str
+) -> list[Request]:
+    """A data asset or model version: PUT its body, uploading the local path it names first."""
     request = Request(
         method="PUT",
-        resource=f"data/{data.name}/versions/{data.version or NEXT_VERSION}",
-        description=f"create data asset {data.name}",
-        body=rest_body(data._to_rest_object()),
+        resource=f"{collection}/{asset.name}/versions/{asset.version or NEXT_VERSION}",
+        description=f"{description} {asset.name}",
+        body=rest_body(asset._to_rest_object()),
     )
-    if is_local(data.path):
-        mark_upload(request, ["properties", "dataUri"], Path(data.base_path) / data.path)
+    if is_local(asset.path):
+        mark_upload(request, ["properties", uri_field], Path(asset.base_path) / asset.path)
     return [request]
+
+
+def data_requests(data: Any) -> list[Request]:
+    return versioned_asset_requests(data, "data", "dataUri", "create data asset")
 
 
 def model_requests(model: Any) -> list[Request]:
-    request = Request(
-        method="PUT",
-        resource=f"models/{model.name}/versions/{model.version or NEXT_VERSION}",
-        description=f"register model {model.name}",
-        body=rest_body(model._to_rest_object()),
-    )
-    if is_local(model.path):
-        mark_upload(request, ["properties", "modelUri"], Path(model.base_path) / model.path)
-    return [request]
+    return versioned_asset_requests(model, "models", "modelUri", "register model")
 
 
 def environment_requests(environment: Any) -> list[Request]:
