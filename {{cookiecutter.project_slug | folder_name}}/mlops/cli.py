@@ -50,13 +50,17 @@ def project_root() -> Path:
 
 
 @click.group(cls=MlopsGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--verbose", is_flag=True, help="Show the Azure SDKs' own log on stderr.")
+@click.option(
+    "--verbose", is_flag=True, help="Show the credential and the Azure SDKs' log on stderr."
+)
 def main(verbose: bool) -> None:
     """Operations on this project's Azure Machine Learning workspace.
 
     Exit codes: 0 done; 1 an Azure operation failed or a gate refused; 2 bad input or an invalid
     spec. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
-    AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential.
+    AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential, or in
+    GitHub Actions with AZURE_CLIENT_ID and AZURE_TENANT_ID set, from a fresh OIDC token at each
+    sign-in. `mlops doctor` shows which.
     """
     configure_logging(verbose)
 

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from mlops.workspace import SETTING_VARIABLES, find_config_file, resolve_settings
+from mlops.workspace import (
+    GITHUB_OIDC_VARIABLES,
+    SETTING_VARIABLES,
+    credential_choice,
+    find_config_file,
+    github_oidc_missing,
+    resolve_settings,
+)
 
 PACKAGES = ("azure-ai-ml", "azure-identity", "click", "pyyaml")
 TOOLS = {
@@ -38,14 +45,24 @@ class Finding:
 
 
 def credential_findings(environ: Mapping[str, str]) -> list[Finding]:
-    """The DefaultAzureCredential sources this environment offers, in the order it tries them."""
+    """GitHub Actions OIDC, then the DefaultAzureCredential sources in the order it tries them."""
     has = {name for name, value in environ.items() if value}
+    github_missing = github_oidc_missing(environ)
+    github_detail = ", ".join(GITHUB_OIDC_VARIABLES)
+    if 0 < len(github_missing) < len(GITHUB_OIDC_VARIABLES):
+        github_detail = "missing " + ", ".join(github_missing)
     service_principal = {"AZURE_TENANT_ID", "AZURE_CLIENT_ID"} <= has and bool(
         {"AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"} & has
     )
     workload_identity = {"AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_FEDERATED_TOKEN_FILE"} <= has
     managed_identity = bool({"IDENTITY_ENDPOINT", "MSI_ENDPOINT"} & has)
     return [
+        Finding(
+            "credential",
+            "GitHub Actions OIDC",
+            not github_missing,
+            github_detail,
+        ),
         Finding(
             "credential",
             "environment (service principal)",
@@ -84,6 +101,7 @@ def findings(environ: Mapping[str, str] | None = None, start: Path | None = None
     for tool, purpose in TOOLS.items():
         location = shutil.which(tool)
         result.append(Finding("tool", tool, location is not None, location or purpose))
+    result.append(Finding("sign-in", "mlops signs in with", True, credential_choice(environ)))
     for package in PACKAGES:
         try:
             version = metadata.version(package)
