@@ -17,8 +17,9 @@ PROSE_MAX_LENGTH = 200
 SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
 CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
 MAX_NODES_LIMIT = 100
-# Control characters and line/paragraph separators: YAML and TOML would break or rewrite them.
-LINE_BREAKING_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Control characters, line/paragraph separators, surrogates and noncharacters (U+FFFE, U+FFFF):
+# YAML and TOML refuse or rewrite them.
+UNWRITABLE_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Zl", "Zp"})
 
 AZURE_LOCATIONS = frozenset(
     """
@@ -54,8 +55,11 @@ def _prose_problem(value: str) -> str | None:
         return "must not be empty"
     if len(value) > PROSE_MAX_LENGTH:
         return f"must be at most {PROSE_MAX_LENGTH} characters (it has {len(value)})"
-    if any(unicodedata.category(char) in LINE_BREAKING_CATEGORIES for char in value):
-        return "must be a single line without control characters (tabs, newlines, U+0085, U+2028)"
+    if any(unicodedata.category(char) in UNWRITABLE_CATEGORIES for char in value):
+        return (
+            "must be a single line of printable text (no tabs, newlines, U+0085, U+2028, "
+            "U+FFFF or other control characters)"
+        )
     return None
 
 

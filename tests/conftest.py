@@ -4,13 +4,17 @@ run in one virtual environment built from the default bake's own pyproject.toml.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from filelock import FileLock
 
 from locations import REPO_ROOT
@@ -37,24 +41,43 @@ def run(command, cwd, env=None, timeout=900):
     return result
 
 
-def bake_ok(cookies, answers):
+@dataclass(frozen=True)
+class BakedProject:
+    path: Path
+    # Every answer as cookiecutter used it (random suffixes included), from its replay record.
+    answers: dict
+
+
+def bake_ok(cookies, config_file: Path, answers: dict) -> BakedProject:
     result = cookies.bake(extra_context=answers, template=str(REPO_ROOT))
     if result.exit_code != 0:
         pytest.fail(f"bake with {answers!r} failed: {result.exception!r}")
-    return Path(result.project_path)
+    replay_dir = Path(yaml.safe_load(config_file.read_text(encoding="utf-8"))["replay_dir"])
+    replay = json.loads((replay_dir / f"{REPO_ROOT.name}.json").read_text(encoding="utf-8"))
+    return BakedProject(Path(result.project_path), replay["cookiecutter"])
 
 
 @pytest.fixture(scope="session")
-def bake(cookies_session):
-    """bake(id) -> the project baked with that supported combination, once per session."""
-    projects: dict[str, Path] = {}
+def baked_project(cookies_session, _cookiecutter_config_file):
+    """baked_project(id) -> the project baked with that supported combination, once per session."""
+    projects: dict[str, BakedProject] = {}
 
-    def bake_by_id(bake_id: str) -> Path:
+    def bake_by_id(bake_id: str) -> BakedProject:
         if bake_id not in projects:
-            projects[bake_id] = bake_ok(cookies_session, SUPPORTED_BY_ID[bake_id].answers)
+            projects[bake_id] = bake_ok(
+                cookies_session,
+                Path(_cookiecutter_config_file),
+                SUPPORTED_BY_ID[bake_id].answers,
+            )
         return projects[bake_id]
 
     return bake_by_id
+
+
+@pytest.fixture(scope="session")
+def bake(baked_project):
+    """bake(id) -> the folder of the project baked with that supported combination."""
+    return lambda bake_id: baked_project(bake_id).path
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +117,17 @@ def project_python(default_project):
     PROJECT_VENVS.mkdir(parents=True, exist_ok=True)
     with FileLock(str(venv_dir) + ".lock"):
         if not ready_marker.exists():
+            remove_other_venvs(keep=venv_dir)
             create_project_venv(venv_dir, default_project)
             ready_marker.touch()
     return venv_python(venv_dir)
+
+
+def remove_other_venvs(keep: Path) -> None:
+    """Environments built for an earlier pyproject.toml are never used again."""
+    for path in PROJECT_VENVS.iterdir():
+        if path.is_dir() and path != keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def project_env(project_python: Path) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ci_providers import CI_FILES_BY_PROVIDER
+from matrix import TEMPLATE_CONTEXT
 
 COMMON_FILES = frozenset(
     """
@@ -60,8 +61,7 @@ COMMON_FILES = frozenset(
     tests/test_workspace.py
     """.split()
 )
-DEFAULT_CI_PROVIDER = "github-actions"
 
 
 def expected_files(ci_provider: str | None) -> set[str]:
-    return set(COMMON_FILES | CI_FILES_BY_PROVIDER[ci_provider or DEFAULT_CI_PROVIDER])
+    return set(COMMON_FILES | CI_FILES_BY_PROVIDER[ci_provider or TEMPLATE_CONTEXT["ci_provider"]])

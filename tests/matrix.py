@@ -6,12 +6,30 @@ names, for each combination, the options the refusal must name.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+
+from locations import REPO_ROOT
+
+# cookiecutter.json as written: defaults, choices and the template's own settings.
+TEMPLATE_CONTEXT = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
 
 HOSTILE_PROSE = {
     "project_name": 'Churn "Prévision" #1: {{ 7*7 }} ${{ secrets.X }} {% raw %} — 😀',
     "description": "- &anchor *alias !tag | > key: value # not a comment 'single' \"double\" \\ {#",
     "author": "Zoë O'Brien <zoe@example.com>, Équipe ⟨ML⟩ {{ cookiecutter.project_slug }}",
+}
+
+
+# YAML 1.1 reads these as numbers or booleans unless they are quoted; every one passes the hook.
+YAML_LOOKALIKE_NAMES = {
+    "project_slug": "yes",
+    "resource_group": "1_000",
+    "workspace_name": "0777",
+    "compute_name": "true",
+    "experiment_name": "2024",
+    "model_name": "12345",
+    "online_endpoint_name": "null",
 }
 
 
@@ -29,6 +47,7 @@ SUPPORTED = (
     Bake("no-ci", {"ci_provider": "none"}, runs_project_tests=True),
     Bake("python-3.12", {"python_version": "3.12"}),
     Bake("hostile-prose", HOSTILE_PROSE, runs_project_tests=True),
+    Bake("yaml-lookalike-names", YAML_LOOKALIKE_NAMES),
     Bake(
         "long-name-gpu-region",
         {

@@ -19,18 +19,17 @@ import yaml
 
 from ci_providers import CI_FILES_BY_PROVIDER, is_ci_file
 from hook_modules import pre_gen
-from locations import REPO_ROOT, SHARED_DIR, TEMPLATE_DIR
-from matrix import SUPPORTED
+from locations import TEMPLATE_DIR, TEST_DATA_DIR
+from matrix import SUPPORTED, TEMPLATE_CONTEXT
 
-COOKIECUTTER_JSON = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
-DEFAULT_CI_PROVIDER = COOKIECUTTER_JSON["ci_provider"]
+DEFAULT_CI_PROVIDER = TEMPLATE_CONTEXT["ci_provider"]
 
 
 CI_PROVIDERS = list(pre_gen.CI_PROVIDERS)
 PINNED_ACTIONS = {
     name: entry
     for name, entry in json.loads(
-        (SHARED_DIR / "pinned-actions.json").read_text(encoding="utf-8")
+        (TEST_DATA_DIR / "pinned-actions.json").read_text(encoding="utf-8")
     ).items()
     if not name.startswith("_")
 }
@@ -286,7 +285,7 @@ def test_bake_holds_exactly_the_ci_files_of_its_provider(bake, provider):
 @pytest.mark.parametrize("provider", [p for p in CI_PROVIDERS if CI_FILES_BY_PROVIDER[p]])
 def test_files_copied_without_rendering_are_byte_identical(bake, provider):
     project = bake(bake_id_for(provider))
-    patterns = COOKIECUTTER_JSON["_copy_without_render"]
+    patterns = TEMPLATE_CONTEXT["_copy_without_render"]
     verbatim = [
         name
         for name in CI_FILES_BY_PROVIDER[provider]

@@ -4,23 +4,16 @@ and one fresh install from the project's own pyproject.toml."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import venv
+import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from conftest import project_env, run, venv_python
+from locations import REPO_ROOT
 from matrix import SUPPORTED
-
-
-def assert_tests_passed(pytest_output: str) -> None:
-    """pytest's closing line reports passed tests and no failures (skips are fine: live tests)."""
-    summary = [line for line in pytest_output.splitlines() if re.search(r"\d+ passed", line)]
-    assert summary and "failed" not in summary[-1] and "error" not in summary[-1], pytest_output[
-        -3000:
-    ]
 
 
 def working_copy(project: Path, tmp_path: Path) -> Path:
@@ -28,17 +21,43 @@ def working_copy(project: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(project, tmp_path / project.name))
 
 
+# The only tests of a generated project allowed to skip here: the live ones (no Azure workspace),
+# and the console-script ones (the shared environment runs each bake from its folder, uninstalled).
+MAY_SKIP = {"test_workspace_flow", "test_console_script"}
+
+
+def outcomes_by_module(junit_report: Path) -> dict[str, set[str]]:
+    outcomes: dict[str, set[str]] = {}
+    for case in ElementTree.parse(junit_report).getroot().iter("testcase"):
+        module = case.get("classname", "").split(".")[-1]
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        elif case.find("skipped") is not None:
+            outcome = "skipped"
+        else:
+            outcome = "passed"
+        outcomes.setdefault(module, set()).add(outcome)
+    return outcomes
+
+
 @pytest.mark.parametrize(
     "bake_case", [b for b in SUPPORTED if b.runs_project_tests], ids=lambda b: b.id
 )
 def test_generated_project_tests_pass(bake, project_python, tmp_path, bake_case):
     project = working_copy(bake(bake_case.id), tmp_path)
-    result = run(
-        [project_python, "-m", "pytest", "-p", "no:cacheprovider", "-q"],
+    report = tmp_path / "report.xml"
+    run(
+        [project_python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"],
         cwd=project,
         env=project_env(project_python),
     )
-    assert_tests_passed(result.stdout)
+    outcomes = outcomes_by_module(report)
+    assert {"test_train", "test_score", "test_validate", "test_dry_run", "test_rollout"} <= set(
+        outcomes
+    )
+    for module, seen in outcomes.items():
+        allowed = {"passed", "skipped"} if module in MAY_SKIP else {"passed"}
+        assert seen <= allowed, f"{module}: {sorted(seen)}"
 
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
@@ -46,35 +65,37 @@ def test_generated_project_lint_passes(bake, project_python, bake_case):
     run(["make", "lint", f"PYTHON={project_python}"], cwd=bake(bake_case.id))
 
 
-def test_local_training_and_scoring_targets_print_predictions(
-    default_project, project_python, tmp_path
-):
-    project = working_copy(default_project, tmp_path)
-    env = project_env(project_python)
-    run(["make", "train-local", f"PYTHON={project_python}"], cwd=project, env=env)
-    metrics = json.loads((project / "outputs" / "model1" / "metrics.json").read_text())
-    assert metrics["roc_auc"] >= 0.75
-    scored = run(["make", "score-local", f"PYTHON={project_python}"], cwd=project, env=env)
-    answer, _ = json.JSONDecoder().raw_decode(scored.stdout[scored.stdout.index("{") :])
-    request = json.loads(
-        (project / "models" / "model1" / "deployment" / "sample-request.json").read_text()
+@pytest.mark.slow
+def test_quickstart_demo_installs_trains_scores_and_passes_its_tests(tmp_path):
+    """The README's first command, with the demo baked into a temporary folder: a fresh virtual
+    environment installed from the project's own pyproject.toml, local training, scoring through
+    the real inference server; then the project's whole test suite in that environment."""
+    demo_dir = tmp_path / "demo"
+    template_venv = Path(sys.executable).parents[1]
+    env = project_env(Path(sys.executable))
+    demo = run(["make", "demo", f"DEMO_DIR={demo_dir}", f"VENV={template_venv}"], REPO_ROOT, env)
+    answer, _ = json.JSONDecoder().raw_decode(
+        demo.stdout[demo.stdout.index('{\n  "predictions"') :]
     )
+    project = demo_dir / "customer-churn"
+    request = json.loads((project / "models/model1/deployment/sample-request.json").read_text())
     assert len(answer["predictions"]) == len(request["data"])
     assert all(0.0 <= p <= 1.0 for p in answer["probabilities"])
 
-
-@pytest.mark.slow
-def test_fresh_install_from_the_projects_own_pyproject(default_project, tmp_path):
-    project = working_copy(default_project, tmp_path)
-    venv_dir = tmp_path / "fresh-venv"
-    venv.create(venv_dir, with_pip=True)
-    python = venv_python(venv_dir)
-    env = project_env(python)
-    run(["make", "setup", f"PYTHON={python}"], cwd=project, env=env)
-    run([venv_dir / "bin" / "mlops", "--help"], cwd=project, env=env)
-    result = run(
-        ["make", "test", f"PYTHON={python}", "PYTEST_ARGS=-p no:cacheprovider -q"],
+    python = venv_python(project / ".venv")
+    report = tmp_path / "report.xml"
+    run(
+        [
+            "make",
+            "test",
+            f"PYTHON={python}",
+            f"PYTEST_ARGS=-p no:cacheprovider -q --junitxml={report}",
+        ],
         cwd=project,
-        env=env,
+        env=project_env(python),
     )
-    assert_tests_passed(result.stdout)
+    outcomes = outcomes_by_module(report)
+    assert outcomes["test_console_script"] == {"passed"}
+    for module, seen in outcomes.items():
+        allowed = {"passed", "skipped"} if module == "test_workspace_flow" else {"passed"}
+        assert seen <= allowed, f"{module}: {sorted(seen)}"

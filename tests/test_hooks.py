@@ -3,16 +3,14 @@ directly from the hook file; and the filters that derive the default names."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
 from hook_modules import post_gen, pre_gen
 from local_extensions import SLUG_FALLBACK, as_literal, azure_name, folder_name, project_slug
-from locations import REPO_ROOT, SHARED_DIR
-
-DEFAULT_ANSWERS = json.loads((REPO_ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+from locations import DOCS_DIR
+from matrix import TEMPLATE_CONTEXT
 
 ACCEPTED = {
     "project_name": [
@@ -40,7 +38,7 @@ ACCEPTED = {
 
 REFUSED = {
     "project_name": ["", "   ", "two\nlines", "tab\there", "x" * 201],
-    "description": ["", "line\rbreak", "bell\x07"],
+    "description": ["", "line\rbreak", "bell\x07", "non\uffffcharacter", "unassigned\U000e0080"],
     "author": ["", "del\x7f", "next\x85line", "line\u2028separator"],
     "project_slug": [
         "",
@@ -71,7 +69,7 @@ REFUSED = {
 
 
 def test_every_answer_has_a_rule_and_every_rule_an_answer():
-    answers = {key for key in DEFAULT_ANSWERS if not key.startswith("_")}
+    answers = {key for key in TEMPLATE_CONTEXT if not key.startswith("_")}
     assert set(pre_gen.ANSWER_RULES) == answers
     assert set(ACCEPTED) == set(REFUSED) == answers
 
@@ -139,8 +137,8 @@ def test_staging_and_production_endpoints_must_differ_ignoring_case():
     ]
 
 
-def test_regions_match_the_shared_naming_rules():
-    rules = (SHARED_DIR / "azure-naming-rules.md").read_text(encoding="utf-8")
+def test_regions_match_the_documented_naming_rules():
+    rules = (DOCS_DIR / "azure-naming-rules.md").read_text(encoding="utf-8")
     public = rules.split("Public-cloud regions")[1].split("Sovereign clouds")[0]
     listed = set(re.findall(r"\b([a-z]+[0-9]?)\b(?: \(R\))?[,.]", public.split(":", 1)[1]))
     sovereign = {"usgovarizona", "usgovvirginia", "chinaeast2"}

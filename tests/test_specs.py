@@ -7,7 +7,6 @@ import json
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,8 @@ from azure.ai.ml import (
     load_online_endpoint,
     load_workspace,
 )
-from cookiecutter.main import cookiecutter
 
-from conftest import project_env, run
-from locations import REPO_ROOT
+from conftest import BakedProject, project_env, run
 from matrix import SUPPORTED
 
 SCHEMA_URL = re.compile(
@@ -51,51 +48,10 @@ TRAINING_COMMAND_START = (
 )
 COMMAND_BINDING = re.compile(r"\$\{\{(?P<side>inputs|outputs)\.(?P<name>\w+)\}\}")
 
-# YAML 1.1 reads these as numbers or booleans unless they are quoted; every one passes the hooks.
-YAML_LOOKALIKE_NAMES = {
-    "project_slug": "yes",
-    "resource_group": "1_000",
-    "workspace_name": "0777",
-    "compute_name": "true",
-    "experiment_name": "2024",
-    "model_name": "12345",
-    "online_endpoint_name": "null",
-}
-ANSWERS_BY_BAKE = {bake.id: bake.answers for bake in SUPPORTED} | {
-    "yaml-lookalike-names": YAML_LOOKALIKE_NAMES
-}
 
-
-@dataclass(frozen=True)
-class BakedProject:
-    path: Path
-    answers: dict
-
-
-def bake_project(output_root: Path, answers: dict) -> BakedProject:
-    """Bake with cookiecutter's API. The answers are read back from cookiecutter's replay record, so
-    generated defaults (such as the endpoint name's random suffix) are known exactly."""
-    config_file = output_root / "cookiecutter-config.yaml"
-    config = {
-        "cookiecutters_dir": str(output_root / "cookiecutters"),
-        "replay_dir": str(output_root / "replay"),
-    }
-    config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    project = cookiecutter(
-        str(REPO_ROOT),
-        no_input=True,
-        extra_context=answers,
-        output_dir=str(output_root / "bake"),
-        config_file=str(config_file),
-    )
-    (replay_file,) = (output_root / "replay").glob("*.json")
-    context = json.loads(replay_file.read_text(encoding="utf-8"))["cookiecutter"]
-    return BakedProject(Path(project).resolve(), context)
-
-
-@pytest.fixture(scope="module", params=sorted(ANSWERS_BY_BAKE))
-def baked(request, tmp_path_factory) -> BakedProject:
-    return bake_project(tmp_path_factory.mktemp(request.param), ANSWERS_BY_BAKE[request.param])
+@pytest.fixture(scope="module", params=[bake.id for bake in SUPPORTED])
+def baked(request, baked_project) -> BakedProject:
+    return baked_project(request.param)
 
 
 def schema_kind(spec: Path) -> str | None:
