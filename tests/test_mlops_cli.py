@@ -3,12 +3,14 @@ every baked project. (The project's own mlops tests run in test_generated_projec
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
 import pytest
 
 from conftest import project_env, run
+from hook_modules import pre_gen
 from matrix import SUPPORTED
 
 
@@ -56,3 +58,23 @@ def test_dry_runs_carry_the_answers(baked_project, project_python, bake_case):
     assert job["computeId"] == compute_name
     assert job["experimentName"] == answers["experiment_name"]
     assert job["environmentId"] == f"{answers['project_slug']}-train-env@latest"
+
+
+def name_rules_of_mlops(project: Path) -> dict[str, str]:
+    """NAME_RULES of the generated mlops/validate.py: rule name -> regex source, read without
+    importing the module."""
+    tree = ast.parse((project / "mlops" / "validate.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NAME_RULES":
+            sources = [value.elts[0].args[0] for value in node.value.values]
+            return ast.literal_eval(ast.Dict(keys=node.value.keys, values=sources))
+    raise AssertionError("mlops/validate.py has no NAME_RULES")
+
+
+def test_mlops_checks_names_by_the_same_rules_as_the_hook(default_project):
+    assert name_rules_of_mlops(default_project) == {
+        "compute": pre_gen.COMPUTE_PATTERN,
+        "endpoint": pre_gen.ENDPOINT_PATTERN,
+        "asset": pre_gen.ASSET_PATTERN,
+        "experiment": pre_gen.EXPERIMENT_PATTERN,
+    }

@@ -46,7 +46,7 @@ class Asset:
 def load_assets(files: Iterable[Path]) -> list[Asset]:
     assets = []
     for path in files:
-        spec_kind = specs.kind_of_schema(specs.schema_url(specs.read_text(path)) or "")
+        spec_kind = specs.kind_of_file(path)
         if spec_kind in OTHER_COMMANDS:
             raise InvalidInput(
                 f"{specs.display_path(path)}: apply does not handle {specs.KIND_TITLES[spec_kind]}"

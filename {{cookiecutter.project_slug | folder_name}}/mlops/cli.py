@@ -102,7 +102,7 @@ def apply(files: tuple[Path, ...], dry_run: bool) -> None:
 @click.argument("spec", type=EXISTING_FILE)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec field.")
 @click.option("--experiment", metavar="NAME", help="Experiment to file the job under.")
-@click.option("--wait", is_flag=True, help="Stream the log; fail unless the job Completed.")
+@click.option("--wait", is_flag=True, help="Wait, showing the log; fail unless the job Completed.")
 @click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
 @DRY_RUN
 def train(
@@ -116,10 +116,11 @@ def train(
     """Submit a training job spec."""
     from mlops import train as jobs
 
+    job = jobs.load_job(spec, sets, experiment)
     if dry_run:
-        emit_json(jobs.dry_run(spec, sets, experiment))
+        emit_json(jobs.dry_run(job))
     else:
-        emit_json(jobs.submit(client(), spec, sets, experiment, wait, metadata_out))
+        emit_json(jobs.submit(client(), job, wait, metadata_out))
 
 
 @main.command()
@@ -218,6 +219,7 @@ def invoke(endpoint: str, request: Path, deployment: str | None, dry_run: bool) 
     """Call a deployed online endpoint."""
     from mlops import invoke as endpoints
 
+    endpoints.check_names(endpoint, deployment)
     if dry_run:
         emit_json(endpoints.dry_run(endpoint, request, deployment))
     else:

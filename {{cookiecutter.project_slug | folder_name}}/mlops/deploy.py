@@ -12,7 +12,7 @@ from typing import Any
 
 from mlops import payloads, rollout, specs
 from mlops.errors import AzureFailure, InvalidInput, MlopsError, first_line
-from mlops.metadata import ModelMetadata, parse_model_reference, read_model_metadata
+from mlops.metadata import ModelMetadata, parse_model_reference, read_json, read_model_metadata
 from mlops.output import say, wait_for
 from mlops.rollout import (
     CreateDeployment,
@@ -25,6 +25,7 @@ from mlops.rollout import (
     SmokeTest,
     Step,
 )
+from mlops.validate import require_valid_name
 
 STAGE_TAG = "stage"
 
@@ -58,15 +59,6 @@ def model_to_deploy(model: str | None, model_metadata: Path | None) -> ModelMeta
     return parse_model_reference(model) if model else read_model_metadata(model_metadata)
 
 
-def read_request(path: Path, option: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"{option}: {path} does not exist") from exc
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{option}: {path} is not valid JSON: {exc}") from exc
-
-
 def load_target(
     endpoint_spec: Path,
     deployment_spec: Path,
@@ -74,6 +66,8 @@ def load_target(
     model: ModelMetadata,
     smoke_request: Path | None,
 ) -> Target:
+    if endpoint_name:
+        require_valid_name("--endpoint-name", endpoint_name, "endpoint")
     _, endpoint = specs.load_spec(endpoint_spec, expected=["online_endpoint"])
     _, deployment = specs.load_spec(deployment_spec, expected=["online_deployment"])
     if endpoint_name:
@@ -83,7 +77,7 @@ def load_target(
     deployment.endpoint_name = endpoint.name
     deployment.model = f"azureml:{model.name}:{model.version}"
     if smoke_request is not None:
-        read_request(smoke_request, "--smoke-request")
+        read_json(smoke_request, "--smoke-request")
     return Target(endpoint, deployment, model, smoke_request)
 
 
@@ -233,7 +227,7 @@ def step_requests(plan: RolloutPlan, step: Step, target: Target) -> list[payload
     if isinstance(step, CreateDeployment):
         return payloads.online_deployment_requests(target.deployment_named(step.deployment))
     if isinstance(step, SmokeTest):
-        body = read_request(target.smoke_request, "--smoke-request")
+        body = read_json(target.smoke_request, "--smoke-request")
         return [payloads.score_request(plan.endpoint, step.deployment, body, step.describe())]
     if isinstance(step, SetTraffic):
         return payloads.online_endpoint_requests(target.endpoint, traffic=step.as_dict())

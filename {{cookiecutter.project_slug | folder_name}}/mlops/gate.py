@@ -7,13 +7,13 @@ NAME``). Metrics are read from the ``metrics.json`` the training job writes besi
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import GateRefused, InvalidInput
+from mlops.metadata import read_json
 
 METRICS_FILE_NAME = "metrics.json"
 METRIC_PROPERTY_PREFIX = "metric."
@@ -50,14 +50,8 @@ def numeric_metrics(document: Any, source: str) -> dict[str, float]:
     }
 
 
-def read_metrics_file(path: Path) -> dict[str, float]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"{path}: metrics file does not exist") from exc
-    except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{path}: metrics file is not valid JSON: {exc}") from exc
-    return numeric_metrics(document, str(path))
+def read_metrics_file(path: Path, what: str = "--metrics-file") -> dict[str, float]:
+    return numeric_metrics(read_json(path, what), str(path))
 
 
 def find_metrics_file(folder: Path) -> Path | None:

@@ -1,4 +1,4 @@
-"""The JSON files that hand one step's result to the next.
+"""The JSON files the commands read, and those that hand one step's result to the next.
 
 Run metadata (``mlops train --metadata-out``)::
 
@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import InvalidInput
+from mlops.validate import require_valid_name
 
 JOB_OUTPUT_URI = "azureml://jobs/{job}/outputs/{output}/paths/{path}"
+# Job statuses (azure.ai.ml.operations._run_history_constants.JobStatus). A job in a terminal
+# status does not change any more; any other status is on its way to one.
+COMPLETED = "Completed"
+TERMINAL_STATUSES = frozenset({COMPLETED, "Failed", "Canceled", "NotResponding", "Paused"})
+# The status of run metadata written without one.
+UNKNOWN_STATUS = "Unknown"
 
 
 def job_output_uri(job_name: str, output_name: str, path: str = "") -> str:
@@ -56,15 +63,16 @@ def write_metadata(path: Path, metadata: RunMetadata | ModelMetadata) -> None:
     write_json(path, asdict(metadata))
 
 
-def read_json_object(path: Path, what: str) -> dict[str, Any]:
+def read_json(path: Path, what: str, *, object_only: bool = False) -> Any:
+    """The JSON document in ``path``; InvalidInput naming ``what`` (the option) if it has none."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise InvalidInput(f"{path}: {what} file does not exist") from exc
+        raise InvalidInput(f"{what}: {path} does not exist") from exc
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{path}: {what} file is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise InvalidInput(f"{path}: {what} file must hold a JSON object")
+        raise InvalidInput(f"{what}: {path} is not valid JSON: {exc}") from exc
+    if object_only and not isinstance(document, dict):
+        raise InvalidInput(f"{what}: {path} must hold a JSON object")
     return document
 
 
@@ -76,13 +84,13 @@ def required_text(document: dict[str, Any], key: str, path: Path) -> str:
 
 
 def read_run_metadata(path: Path) -> RunMetadata:
-    document = read_json_object(path, "run metadata")
+    document = read_json(path, "--run-metadata", object_only=True)
     outputs = document.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise InvalidInput(f"{path}: outputs: must map output names to paths")
     return RunMetadata(
         job_name=required_text(document, "job_name", path),
-        status=str(document.get("status") or "Unknown"),
+        status=str(document.get("status") or UNKNOWN_STATUS),
         studio_url=document.get("studio_url"),
         experiment=document.get("experiment"),
         outputs={str(name): str(uri) for name, uri in outputs.items()},
@@ -90,10 +98,12 @@ def read_run_metadata(path: Path) -> RunMetadata:
 
 
 def read_model_metadata(path: Path) -> ModelMetadata:
-    document = read_json_object(path, "model metadata")
+    document = read_json(path, "--model-metadata", object_only=True)
     metrics = document.get("metrics") or {}
+    name = required_text(document, "name", path)
+    require_valid_name(f"{path}: name", name, "asset")
     return ModelMetadata(
-        name=required_text(document, "name", path),
+        name=name,
         version=required_text(document, "version", path),
         job_name=document.get("job_name"),
         metrics=metrics if isinstance(metrics, dict) else {},
@@ -106,4 +116,4 @@ def parse_model_reference(text: str) -> ModelMetadata:
     name, sep, version = reference.rpartition(":")
     if not sep or not name or not version.isdigit():
         raise InvalidInput(f"--model: expected NAME:VERSION with a numeric version, got {text!r}")
-    return ModelMetadata(name=name, version=version)
+    return ModelMetadata(name=require_valid_name("--model", name, "asset"), version=version)

@@ -1,4 +1,5 @@
-"""What the CLI prints: results as JSON on stdout, messages and progress on stderr."""
+"""What the CLI prints: results as JSON on stdout; messages, progress and (with ``--verbose``) the
+Azure SDKs' log on stderr."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Any
 import click
 
 PROGRESS_INTERVAL_SECONDS = 15
-LOG_SETTINGS = {"verbose": False}
+# Set once by configure_logging from `mlops --verbose`.
+_VERBOSITY = {"verbose": False}
 
 
 def emit_json(document: Any) -> None:
@@ -23,7 +25,7 @@ def say(message: str) -> None:
 
 def configure_logging(verbose: bool) -> None:
     """Quiet SDK logging by default; ``--verbose`` shows the SDKs' own log on stderr."""
-    LOG_SETTINGS["verbose"] = verbose
+    _VERBOSITY["verbose"] = verbose
     azure_logger = logging.getLogger("azure")
     for handler in [h for h in azure_logger.handlers if getattr(h, "mlops", False)]:
         azure_logger.removeHandler(handler)
@@ -35,17 +37,9 @@ def configure_logging(verbose: bool) -> None:
     azure_logger.propagate = False
 
 
-def import_azure_ml() -> Any:
-    """azure-ai-ml, imported on first use (it takes a second), its logging set to our verbosity.
-
-    On import it gives its own logger an INFO handler, which would print a warning about its
-    experimental classes on every spec loaded.
-    """
-    import azure.ai.ml
-
-    level = logging.INFO if LOG_SETTINGS["verbose"] else logging.ERROR
-    logging.getLogger("azure.ai.ml").setLevel(level)
-    return azure.ai.ml
+def is_verbose() -> bool:
+    """Whether ``mlops --verbose`` asked for the SDKs' log and the credential lines."""
+    return _VERBOSITY["verbose"]
 
 
 def wait_for(poller: Any, what: str, interval: float = PROGRESS_INTERVAL_SECONDS) -> Any:

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.specs import display_path
+from mlops.specs import display_path, is_local_path
 from mlops.workspace import resolve_settings
 
 LOCATION_PLACEHOLDER = "<workspace location>"
 NEXT_VERSION = "<next version>"
-REMOTE_MARKERS = ("azureml:", "://", "git+")
 
 
 @dataclass
@@ -73,16 +72,10 @@ def rest_body(rest_object: Any) -> Any:
     return json.loads(json.dumps(body, default=str))
 
 
-def is_local(value: Any) -> bool:
-    if isinstance(value, os.PathLike):
-        return True
-    return isinstance(value, str) and bool(value) and not any(m in value for m in REMOTE_MARKERS)
-
-
 def is_local_job_input(uri: Any) -> bool:
     """The job service's reading: an absolute path, or a relative one without ':' or '@' (those
     name data assets, as ``name@latest`` or ``name:1``), is a local file to upload."""
-    if not is_local(uri):
+    if not is_local_path(uri):
         return False
     return os.path.isabs(uri) or not any(mark in uri for mark in ":@")
 
@@ -109,7 +102,7 @@ def environment_request(environment: Any, description: str | None = None) -> Req
         body=rest_body(environment._to_rest_object()),
     )
     build = getattr(environment, "build", None)
-    if build is not None and is_local(getattr(build, "path", None)):
+    if build is not None and is_local_path(getattr(build, "path", None)):
         local = Path(environment.base_path) / build.path
         mark_upload(request, ["properties", "build", "contextUri"], local)
     return request
@@ -152,7 +145,7 @@ def versioned_asset_requests(
         description=f"{description} {asset.name}",
         body=rest_body(asset._to_rest_object()),
     )
-    if is_local(asset.path):
+    if is_local_path(asset.path):
         mark_upload(request, ["properties", uri_field], Path(asset.base_path) / asset.path)
     return [request]
 
@@ -218,7 +211,7 @@ def deployment_requests(deployment: Any, collection: str) -> list[Request]:
     )
     before = inline_environment(deployment, request.body)
     code = deployment.code_configuration.code if deployment.code_configuration else None
-    if is_local(code):
+    if is_local_path(code):
         local = Path(deployment.base_path) / code
         mark_upload(request, ["properties", "codeConfiguration", "codeId"], local)
     return [*before, request]
@@ -245,7 +238,7 @@ def job_requests(job: Any) -> list[Request]:
     )
     before = inline_environment(job, request.body)
     base = Path(job.base_path)
-    if is_local(getattr(job, "code", None)):
+    if is_local_path(getattr(job, "code", None)):
         mark_upload(request, ["properties", "codeId"], base / job.code)
     for name, job_input in (request.body["properties"].get("inputs") or {}).items():
         if job_input.get("jobInputType") != "literal" and is_local_job_input(job_input.get("uri")):

@@ -9,10 +9,18 @@ from typing import Any
 
 from mlops import gate, payloads
 from mlops.errors import AzureFailure, InvalidInput
-from mlops.metadata import ModelMetadata, RunMetadata, job_output_uri, write_metadata
-from mlops.output import import_azure_ml, say
+from mlops.metadata import (
+    COMPLETED,
+    UNKNOWN_STATUS,
+    ModelMetadata,
+    RunMetadata,
+    job_output_uri,
+    write_metadata,
+)
+from mlops.output import say
+from mlops.specs import import_azure_ml
+from mlops.validate import require_valid_name
 
-COMPLETED = "Completed"
 MODEL_TYPE = "custom_model"
 PRODUCTION_TAG = ("stage", "production")
 REMOTE_MODEL_PREFIXES = ("azureml://", "runs:/")
@@ -71,7 +79,8 @@ def build_registration(
     min_metrics: tuple[str, ...],
     compare_production: str | None,
 ) -> Registration:
-    if run.status not in (COMPLETED, "Unknown"):
+    require_valid_name("--name", name, "asset")
+    if run.status not in (COMPLETED, UNKNOWN_STATUS):
         raise AzureFailure(f"job {run.job_name} ended {run.status}; there is no model to register")
     model_uri, output_name = model_location(run, path)
     return Registration(
@@ -149,7 +158,9 @@ def job_metrics(client: Any, registration: Registration) -> dict[str, float]:
                 f"job {registration.run.job_name} wrote no {gate.METRICS_FILE_NAME} "
                 f"into output {output_name}"
             )
-        return gate.read_metrics_file(found)
+        return gate.read_metrics_file(
+            found, f"{gate.METRICS_FILE_NAME} of job {registration.run.job_name}"
+        )
 
 
 def production_model(client: Any, name: str) -> Any:

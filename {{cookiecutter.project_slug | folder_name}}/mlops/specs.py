@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from typing import Any
 import yaml
 
 from mlops.errors import InvalidInput
-from mlops.output import import_azure_ml
+from mlops.output import is_verbose
 
 SCHEMA_HOST = "azuremlschemas.azureedge.net"
 SCHEMA_LINE = re.compile(r"^\$schema:\s*['\"]?(?P<url>[^'\"\s#]+)", re.MULTILINE)
@@ -50,6 +52,12 @@ SCHEMA_KINDS = {
     "azureDataLakeGen2": "datastore",
     "schedule": "schedule",
 }
+# Schemas read by another loader than load_<kind>: batch deployments with a `settings:` block,
+# which load_batch_deployment refuses. azure-ai-ml does not export these loaders from azure.ai.ml.
+SCHEMA_LOADERS = {
+    "modelBatchDeployment": "load_model_batch_deployment",
+    "pipelineComponentBatchDeployment": "load_pipeline_component_batch_deployment",
+}
 KIND_TITLES = {
     "job": "job",
     "compute": "compute",
@@ -69,6 +77,17 @@ YAML_SUFFIXES = (".yml", ".yaml")
 SKIPPED_DIRECTORIES = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
 # Leaves of a marshmallow error tree that are wrappers, not fields.
 WRAPPER_KEYS = {"_schema", "value"}
+# Values that name something other than a local file: assets, URLs, datastores, git, bindings.
+REMOTE_PREFIXES = (
+    "azureml:",
+    "runs:/",
+    "git+",
+    "http://",
+    "https://",
+    "wasbs://",
+    "abfss://",
+    "adl://",
+)
 
 
 @dataclass(frozen=True)
@@ -79,6 +98,31 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.field}: {self.message}"
+
+
+def import_azure_ml() -> Any:
+    """azure-ai-ml, imported on first use (it takes a second), its logging set to our verbosity.
+
+    On import it gives its own logger an INFO handler, which would print a warning about its
+    experimental classes on every spec loaded.
+    """
+    import azure.ai.ml
+
+    logging.getLogger("azure.ai.ml").setLevel(logging.INFO if is_verbose() else logging.ERROR)
+    return azure.ai.ml
+
+
+def is_local_path(value: Any) -> bool:
+    """Whether a spec value (or an entity field) names a local file or folder to check or upload.
+
+    Not local: assets (``azureml:...``), URLs and datastore URIs (``...://...``), git sources and
+    ``${...}`` bindings of pipeline jobs (inputs and outputs of the parent job).
+    """
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str) or not value.strip():
+        return False
+    return not (value.startswith(REMOTE_PREFIXES) or "://" in value or "${" in value)
 
 
 def display_path(path: Path) -> str:
@@ -98,6 +142,12 @@ def schema_url(text: str) -> str | None:
 def kind_of_schema(url: str) -> str | None:
     match = SCHEMA_URL.match(url)
     return SCHEMA_KINDS.get(match.group("file")) if match else None
+
+
+def kind_of_file(path: Path) -> str | None:
+    """The kind of spec in ``path`` by its ``$schema`` line; None if it has none this tool knows."""
+    url = schema_url(read_text(path))
+    return kind_of_schema(url) if url else None
 
 
 def yaml_files_below(directory: Path) -> Iterator[Path]:
@@ -146,15 +196,23 @@ def parse_yaml(path: Path) -> tuple[Any, Problem | None]:
         return None, Problem(display_path(path), where, f"not valid YAML: {reason}")
 
 
-def loader_for(kind: str) -> Any:
-    return getattr(import_azure_ml(), f"load_{kind}")
+def loader_for(path: Path, kind: str) -> Any:
+    """The azure-ai-ml function that loads the spec in ``path``, of ``kind``."""
+    azure_ml = import_azure_ml()
+    match = SCHEMA_URL.match(schema_url(read_text(path)) or "")
+    specific = SCHEMA_LOADERS.get(match.group("file")) if match else None
+    if specific is not None:
+        from azure.ai.ml.entities import _load_functions
+
+        return getattr(_load_functions, specific)
+    return getattr(azure_ml, f"load_{kind}")
 
 
 def try_load(
     path: Path, kind: str, overrides: list[dict[str, Any]] | None = None
 ) -> tuple[Any, list[Problem]]:
     """(entity, []) when azure-ai-ml loads ``path`` as ``kind``, else (None, the problems)."""
-    loader = loader_for(kind)
+    loader = loader_for(path, kind)
     try:
         return loader(str(path.resolve()), params_override=overrides or []), []
     except Exception as exc:

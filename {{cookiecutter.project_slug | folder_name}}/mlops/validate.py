@@ -1,14 +1,24 @@
-"""``mlops validate``: offline checks of Azure ML specs, their conda files and local paths."""
+"""``mlops validate``: offline checks of Azure ML specs, their conda files and local paths.
+
+Also the naming rules the other commands apply to the names given as flags.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
 from mlops import specs
+from mlops.errors import InvalidInput
 from mlops.specs import Problem, display_path
 
 # Azure's naming rules for the names a spec gives (full match). The service refuses other names,
@@ -45,7 +55,13 @@ NAMED_FIELDS = {
 }
 # Fields whose string value names a local file or folder, relative to the spec.
 PATH_FIELDS = {"code", "conda_file", "path", "component"}
-REMOTE_PREFIXES = ("azureml:", "git+", "http://", "https://", "wasbs://", "abfss://", "adl://")
+# What a pickled model needs to load: pinned alike in pyproject.toml (local training) and in every
+# conda file (training and scoring in Azure ML). Dependabot bumps only pyproject.toml.
+MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib")
+PYPROJECT = "pyproject.toml"
+# A conda (not pip) dependency: [channel::]name, then "=V", "==V" or " V" (and a build) for a pin.
+CONDA_PACKAGE = re.compile(r"(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<spec>.*)")
+CONDA_EXACT = re.compile(r"(?:==?)?\s*(?P<version>[^=\s,|<>!*]+)(?:[=\s]\S*)?")
 
 
 @dataclass
@@ -53,17 +69,27 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     specs: int = 0
     conda_files: set[Path] = field(default_factory=set)
+    # pyproject.toml -> the versions it pins for MODEL_PACKAGES
+    project_pins: dict[Path, dict[str, str]] = field(default_factory=dict)
 
 
 def validate(paths: Iterable[Path]) -> Report:
     report = Report()
     for spec in specs.find_specs(list(paths)):
         report.specs += 1
-        report.problems.extend(check_spec(spec, report.conda_files))
+        report.problems.extend(check_spec(spec, report))
     return report
 
 
-def check_spec(path: Path, conda_files_seen: set[Path]) -> list[Problem]:
+def require_valid_name(option: str, value: str, rule_name: str) -> str:
+    """``value`` when it follows the naming rule; else a usage error naming the option (exit 2)."""
+    pattern, rule = NAME_RULES[rule_name]
+    if not pattern.fullmatch(value):
+        raise InvalidInput(f"{option}: {json.dumps(value, ensure_ascii=False)} must be {rule}")
+    return value
+
+
+def check_spec(path: Path, report: Report) -> list[Problem]:
     shown = display_path(path)
     document, problem = specs.parse_yaml(path)
     if problem is not None:
@@ -86,11 +112,14 @@ def check_spec(path: Path, conda_files_seen: set[Path]) -> list[Problem]:
             problems.append(
                 Problem(shown, field_name, f"{value} does not exist ({display_path(referenced)})")
             )
-        elif field_name.endswith("conda_file") and referenced not in conda_files_seen:
-            conda_files_seen.add(referenced)
-            problems.extend(check_conda_file(referenced))
+        elif field_name.endswith("conda_file") and referenced not in report.conda_files:
+            report.conda_files.add(referenced)
+            problems.extend(check_conda_file(referenced, report))
     for field_name, conda in inline_conda_files(document):
-        problems.extend(check_conda_document(shown, field_name, conda))
+        conda_problems = check_conda_document(shown, field_name, conda)
+        if not conda_problems:
+            conda_problems = check_model_pins(shown, field_name, conda, base, report)
+        problems.extend(conda_problems)
 
     problem_fields = {problem.field for problem in problems}
     _, loader_problems = specs.try_load(path, kind)
@@ -111,10 +140,6 @@ def check_names(shown: str, kind: str, document: dict) -> Iterator[Problem]:
             yield Problem(shown, field_name, f"{value!r} is not a valid name: {rule}")
 
 
-def is_local(value: str) -> bool:
-    return not (value.startswith(REMOTE_PREFIXES) or "://" in value or "${" in value)
-
-
 def local_references(node: Any, base: Path, prefix: str = "") -> Iterator[tuple[str, str, Path]]:
     """(field, value, resolved path) of every local file or folder the spec names."""
     if isinstance(node, list):
@@ -128,7 +153,7 @@ def local_references(node: Any, base: Path, prefix: str = "") -> Iterator[tuple[
         field_name = f"{prefix}.{key}" if prefix else key
         if key == "outputs":
             continue  # output paths name where results go, not files to upload
-        if key in PATH_FIELDS and isinstance(value, str) and is_local(value):
+        if key in PATH_FIELDS and isinstance(value, str) and specs.is_local_path(value):
             if key == "component" and not value.endswith(specs.YAML_SUFFIXES):
                 continue
             yield field_name, value, (base / value).resolve()
@@ -153,11 +178,14 @@ def inline_conda_files(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from inline_conda_files(item, f"{prefix}[{index}]")
 
 
-def check_conda_file(path: Path) -> list[Problem]:
+def check_conda_file(path: Path, report: Report) -> list[Problem]:
     document, problem = specs.parse_yaml(path)
     if problem is not None:
         return [problem]
-    return check_conda_document(display_path(path), "", document)
+    shown = display_path(path)
+    return check_conda_document(shown, "", document) or check_model_pins(
+        shown, "", document, path.parent, report
+    )
 
 
 def check_conda_document(shown: str, prefix: str, document: Any) -> list[Problem]:
@@ -183,4 +211,92 @@ def check_conda_document(shown: str, prefix: str, document: Any) -> list[Problem
         problems.append(
             Problem(shown, field_name, "expected a package string or a 'pip:' list of packages")
         )
+    return problems
+
+
+def find_pyproject(folder: Path) -> Path | None:
+    """The pyproject.toml of the project ``folder`` belongs to: the nearest one upwards."""
+    folder = folder.resolve()
+    return next(
+        (d / PYPROJECT for d in (folder, *folder.parents) if (d / PYPROJECT).is_file()), None
+    )
+
+
+def exact_pin(line: Any) -> tuple[str | None, str | None]:
+    """(canonical name, version) of a pip requirement; the version only for a single ``==`` pin.
+
+    (None, None) for what is not a requirement: pip options (``-r``, ``--index-url``), bare URLs.
+    """
+    if not isinstance(line, str):
+        return None, None
+    try:
+        requirement = Requirement(line)
+    except InvalidRequirement:
+        return None, None
+    specifiers = list(requirement.specifier)
+    exact = len(specifiers) == 1 and specifiers[0].operator == "=="
+    return canonicalize_name(requirement.name), specifiers[0].version if exact else None
+
+
+def conda_pin(entry: str) -> tuple[str | None, str | None]:
+    """(canonical name, version) of a conda dependency; the version only for an exact pin."""
+    match = CONDA_PACKAGE.fullmatch(entry.strip())
+    if match is None:
+        return None, None
+    exact = CONDA_EXACT.fullmatch(match["spec"]) if match["spec"] else None
+    return canonicalize_name(match["name"]), exact["version"] if exact else None
+
+
+def project_pins(pyproject: Path, report: Report) -> tuple[dict[str, str], list[Problem]]:
+    """The ``==`` versions pyproject.toml gives MODEL_PACKAGES (dependencies, then extras).
+
+    Read once per validation; a pyproject.toml that does not parse is reported the first time.
+    """
+    if pyproject in report.project_pins:
+        return report.project_pins[pyproject], []
+    report.project_pins[pyproject] = pins = {}
+    try:
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return pins, [Problem(display_path(pyproject), "file", f"not valid TOML: {exc}")]
+    project = document.get("project") if isinstance(document, dict) else None
+    project = project if isinstance(project, dict) else {}
+    lines = list(project.get("dependencies") or [])
+    extras = project.get("optional-dependencies") or {}
+    for extra in extras.values() if isinstance(extras, dict) else []:
+        lines.extend(extra if isinstance(extra, list) else [])
+    for line in lines:
+        name, version = exact_pin(line)
+        if name in MODEL_PACKAGES and version and name not in pins:
+            pins[name] = version
+    return pins, []
+
+
+def same_version(found: str | None, pinned: str) -> bool:
+    if found is None:
+        return False
+    try:
+        return Version(found) == Version(pinned)
+    except InvalidVersion:
+        return found == pinned
+
+
+def check_model_pins(
+    shown: str, prefix: str, document: dict, folder: Path, report: Report
+) -> list[Problem]:
+    """Each of MODEL_PACKAGES a conda file lists has the version pyproject.toml pins."""
+    pyproject = find_pyproject(folder)
+    if pyproject is None:
+        return []
+    pins, problems = project_pins(pyproject, report)
+    where = f"{prefix}." if prefix else ""
+    for entry in document["dependencies"]:
+        if isinstance(entry, dict):
+            listed = [(f"{where}dependencies.pip", line, exact_pin(line)) for line in entry["pip"]]
+        else:
+            listed = [(f"{where}dependencies", entry, conda_pin(entry))]
+        for field_name, line, (name, version) in listed:
+            if name in pins and not same_version(version, pins[name]):
+                message = f"{line.strip()} but {display_path(pyproject)} pins {pins[name]}"
+                problems.append(Problem(shown, field_name, message))
     return problems

@@ -19,7 +19,8 @@ from urllib.parse import urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 from mlops.errors import AzureFailure, InvalidInput
-from mlops.output import LOG_SETTINGS, import_azure_ml, say
+from mlops.output import is_verbose, say
+from mlops.specs import import_azure_ml
 
 SETTING_VARIABLES = {
     "subscription_id": "AZURE_SUBSCRIPTION_ID",
@@ -172,7 +173,7 @@ class GitHubIdToken:
             raise AzureFailure(f"{self.what}: the answer has no field `value`") from exc
         if not isinstance(token, str) or not token:
             raise AzureFailure(f"{self.what}: the answer's field `value` is empty")
-        if LOG_SETTINGS["verbose"]:
+        if is_verbose():
             say("credential: fetched a new GitHub Actions OIDC token")
         return token
 
@@ -227,7 +228,7 @@ def ml_client(
 ) -> Any:
     """An MLClient for the configured workspace, signed in with ``azure_credential``."""
     settings = require_settings(settings or resolve_settings(environ))
-    if LOG_SETTINGS["verbose"]:
+    if is_verbose():
         say(f"credential: {credential_choice(environ)}")
     return import_azure_ml().MLClient(
         credential=azure_credential(environ),

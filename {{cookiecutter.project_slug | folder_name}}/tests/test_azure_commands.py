@@ -6,6 +6,7 @@ does; the real service is exercised by the tests in ``tests/live``.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 
-from mlops import apply, deploy, register, train
+from mlops import apply, cli, deploy, register, train
 from mlops.errors import AzureFailure, GateRefused
 from mlops.metadata import ModelMetadata, RunMetadata
 
@@ -21,10 +22,19 @@ STUDIO = "https://ml.azure.com/runs/"
 
 
 class Jobs:
-    def __init__(self, final_status="Completed", metrics=None):
-        self.final_status = final_status
+    """Jobs of a workspace. ``statuses``: what each ``get`` reads, in turn (the last one stays).
+
+    ``stream`` prints the log, then raises ``stream_error`` if given (a dropped connection), and
+    raises as azure-ai-ml does when the job it streamed to its end Failed.
+    """
+
+    def __init__(self, final_status="Completed", metrics=None, statuses=None, stream_error=None):
+        self.statuses = list(statuses or [final_status])
+        self.stream_error = stream_error
+        self.get_errors = []
         self.metrics = metrics or {"accuracy": 0.8, "roc_auc": 0.86}
         self.submitted = []
+        self.reads = 0
 
     def create_or_update(self, job):
         self.submitted.append(job)
@@ -35,11 +45,17 @@ class Jobs:
 
     def stream(self, name):
         print(f"log of {name}")
-        if self.final_status == "Failed":
+        if self.stream_error is not None:
+            raise self.stream_error
+        if self.statuses[0] == "Failed":
             raise RuntimeError(f"Job {name} failed")
 
     def get(self, name):
-        return SimpleNamespace(name=name, status=self.final_status, studio_url=STUDIO + name)
+        if self.get_errors:
+            raise self.get_errors.pop(0)
+        status = self.statuses[min(self.reads, len(self.statuses) - 1)]
+        self.reads += 1
+        return SimpleNamespace(name=name, status=status, studio_url=STUDIO + name)
 
     def download(self, name, download_path, output_name):
         folder = Path(download_path) / "named-outputs" / output_name
@@ -88,13 +104,16 @@ def workspace(**parts):
 # train
 
 
+def submit(client, paths, *, sets=(), experiment=None, wait=True, metadata_out=None):
+    job = train.load_job(paths.train, sets, experiment)
+    return train.submit(client, job, wait, metadata_out)
+
+
 def test_train_waits_and_writes_run_metadata(project, paths, tmp_path, capsys):
     client = workspace()
     metadata_out = tmp_path / "run.json"
 
-    result = train.submit(
-        client, paths.train, ("inputs.n_estimators=50",), None, True, metadata_out
-    )
+    result = submit(client, paths, sets=("inputs.n_estimators=50",), metadata_out=metadata_out)
 
     assert result["status"] == "Completed"
     written = json.loads(metadata_out.read_text())
@@ -116,15 +135,96 @@ def test_train_fails_unless_the_job_completed(project, paths, tmp_path):
     metadata_out = tmp_path / "run.json"
 
     with pytest.raises(AzureFailure, match="job job_1 ended Failed"):
-        train.submit(client, paths.train, (), None, True, metadata_out)
+        submit(client, paths, metadata_out=metadata_out)
 
     assert json.loads(metadata_out.read_text())["status"] == "Failed"
 
 
 def test_train_without_wait_returns_at_once(project, paths):
-    result = train.submit(workspace(), paths.train, (), "nightly", False, None)
+    result = submit(workspace(), paths, experiment="nightly", wait=False)
 
     assert result["status"] == "Starting"
+
+
+def wait(jobs: Jobs) -> tuple[RunMetadata, list[float]]:
+    """Wait for job_1 with ``jobs``; the pauses it took, without taking them."""
+    pauses: list[float] = []
+    started = RunMetadata("job_1", "Starting", STUDIO + "job_1", "churn")
+    return train.wait_for_job(workspace(jobs=jobs), started, 15, pauses.append), pauses
+
+
+DROPPED = ConnectionResetError("Connection aborted: the log stream was reset")
+
+
+@pytest.mark.parametrize("final", ["Completed", "Failed", "Canceled"])
+def test_a_dropped_log_stream_is_followed_by_polling_until_the_job_ends(final, capsys):
+    jobs = Jobs(statuses=["Running", "Running", "Finalizing", final], stream_error=DROPPED)
+
+    ended, pauses = wait(jobs)
+
+    assert ended.status == final
+    assert pauses == [15, 15, 15]
+    err = capsys.readouterr().err
+    assert "the log stream of job job_1 stopped: Connection aborted" in err
+    assert "job job_1 is Running: checking its status every 15s until it ends" in err
+    progress = [line for line in err.splitlines() if line.startswith("job job_1: ")]
+    assert [line.split()[2] for line in progress] == ["Running", "Finalizing", final]
+
+
+@pytest.mark.parametrize(("final", "exit_code"), [("Completed", 0), ("Failed", 1)])
+def test_train_wait_exits_on_the_final_status_after_a_dropped_stream(
+    mlops, project, paths, monkeypatch, final, exit_code
+):
+    client = workspace(jobs=Jobs(statuses=["Running", "Running", final], stream_error=DROPPED))
+    monkeypatch.setattr(cli, "client", lambda: client)
+    monkeypatch.setattr(train, "wait_for_job", functools.partial(train.wait_for_job, interval=0))
+
+    result = mlops("train", paths.train, "--wait", "--metadata-out", "outputs/run.json")
+
+    assert result.exit_code == exit_code, result.output
+    assert json.loads(Path("outputs/run.json").read_text())["status"] == final
+    assert f"job job_1: {final} after" in result.stderr
+    if exit_code:
+        assert f"mlops: job job_1 ended Failed: {STUDIO}job_1" in result.stderr
+    else:
+        assert json.loads(result.stdout)["status"] == "Completed"
+
+
+def test_a_stream_that_ends_while_the_job_finalizes_waits_for_its_end(capsys):
+    ended, pauses = wait(Jobs(statuses=["Finalizing", "Completed"]))
+
+    assert (ended.status, pauses) == ("Completed", [15])
+    assert "stopped" not in capsys.readouterr().err
+
+
+def test_a_failed_job_raising_from_its_stream_is_not_polled(capsys):
+    ended, pauses = wait(Jobs(final_status="Failed"))
+
+    assert (ended.status, pauses) == ("Failed", [])
+    assert "job job_1: Job job_1 failed" in capsys.readouterr().err
+
+
+def test_reading_the_status_is_tried_again_after_an_error(capsys):
+    jobs = Jobs(statuses=["Running", "Completed"], stream_error=DROPPED)
+    jobs.get_errors = [ConnectionError("network down"), ConnectionError("network down")]
+
+    ended, pauses = wait(jobs)
+
+    assert ended.status == "Completed"
+    assert pauses == [15, 15, 15]
+    assert capsys.readouterr().err.count("could not read the status of job job_1") == 2
+
+
+def test_waiting_gives_up_when_the_status_cannot_be_read(project, paths, tmp_path, monkeypatch):
+    jobs = Jobs(statuses=["Running"], stream_error=DROPPED)
+    jobs.get_errors = [ConnectionError("network down")] * train.STATUS_TRIES
+    monkeypatch.setattr(train, "wait_for_job", functools.partial(train.wait_for_job, interval=0))
+    metadata_out = tmp_path / "run.json"
+
+    with pytest.raises(AzureFailure, match=r"could not read the status of job job_1 \(5 tries"):
+        submit(workspace(jobs=jobs), paths, metadata_out=metadata_out)
+
+    assert json.loads(metadata_out.read_text())["job_name"] == "job_1"
 
 
 # register

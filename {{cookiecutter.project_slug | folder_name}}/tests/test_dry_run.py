@@ -98,6 +98,68 @@ def test_apply_points_other_specs_to_their_command(mlops, project, paths, spec, 
     assert result.stdout == ""
 
 
+BATCH_ENDPOINT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/batchEndpoint.schema.json
+name: churn-batch-x1
+description: Scores files of customers in bulk
+auth_mode: aad_token
+"""
+BATCH_DEPLOYMENT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/modelBatchDeployment.schema.json
+name: nightly
+endpoint_name: churn-batch-x1
+type: model
+model: azureml:customer-churn-model:3
+code_configuration:
+  code: ..
+  scoring_script: score.py
+environment:
+  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
+  conda_file: ../aml_config/inference-conda.yml
+compute: azureml:cpu-cluster
+resources:
+  instance_count: 2
+settings:
+  mini_batch_size: 10
+  max_concurrency_per_instance: 2
+  output_action: append_row
+  output_file_name: predictions.csv
+"""
+
+
+def test_apply_batch_endpoint_and_deployment(mlops, dry_run, project, paths):
+    folder = paths.deployment.parent
+    endpoint_spec, deployment_spec = folder / "batch-endpoint.yml", folder / "batch-deployment.yml"
+    endpoint_spec.write_text(BATCH_ENDPOINT, encoding="utf-8")
+    deployment_spec.write_text(BATCH_DEPLOYMENT, encoding="utf-8")
+    assert mlops("validate").exit_code == 0
+
+    document = dry_run("apply", deployment_spec, endpoint_spec)
+
+    endpoint, environment, deployment = document["requests"]
+    assert (endpoint["method"], endpoint["resource"]) == ("PUT", "batchEndpoints/churn-batch-x1")
+    assert endpoint["body"]["location"] == "<workspace location>"
+    assert endpoint["body"]["properties"]["authMode"] == "aadToken"
+    assert endpoint["body"]["properties"]["description"] == "Scores files of customers in bulk"
+    assert environment["resource"].startswith("environments/CliV2AnonymousEnvironment/versions/")
+    assert deployment["resource"] == "batchEndpoints/churn-batch-x1/deployments/nightly"
+    properties = deployment["body"]["properties"]
+    assert properties["environmentId"] == environment["resource"]
+    assert properties["model"] == {"assetId": "customer-churn-model:3", "referenceType": "Id"}
+    assert properties["compute"] == "cpu-cluster"
+    assert properties["resources"]["instanceCount"] == 2
+    assert (properties["miniBatchSize"], properties["maxConcurrencyPerInstance"]) == (10, 2)
+    assert (properties["outputAction"], properties["outputFileName"]) == (
+        "AppendRow",
+        "predictions.csv",
+    )
+    code = folder.parent.as_posix()
+    assert properties["codeConfiguration"] == {"codeId": code, "scoringScript": "score.py"}
+    assert deployment["uploads"] == [
+        {"field": "properties.codeConfiguration.codeId", "local_path": code}
+    ]
+
+
 # train
 
 
@@ -189,10 +251,9 @@ def test_train_rejects_a_spec_that_is_not_a_job(mlops, project, paths):
 # register
 
 
-@pytest.fixture
-def run_metadata(project):
+def write_run_metadata(project):
     path = project / "outputs" / "run.json"
-    path.parent.mkdir()
+    path.parent.mkdir(exist_ok=True)
     path.write_text(
         json.dumps(
             {
@@ -207,6 +268,11 @@ def run_metadata(project):
         )
     )
     return path
+
+
+@pytest.fixture
+def run_metadata(project):
+    return write_run_metadata(project)
 
 
 @pytest.fixture
@@ -271,6 +337,15 @@ def test_register_sub_path_of_an_output(dry_run, run_metadata):
 
     uri = document["requests"][0]["body"]["properties"]["modelUri"]
     assert uri == "azureml://jobs/quiet_lamp_1234/outputs/model_output/paths/model.pkl"
+
+
+@pytest.mark.parametrize("uri", ["runs:/quiet_lamp_1234/model", "azureml://datastores/d/paths/m/"])
+def test_register_a_model_uri_as_given_without_upload(dry_run, run_metadata, uri):
+    document = dry_run("register", "--run-metadata", run_metadata, "--name", "m", "--path", uri)
+
+    (request,) = document["requests"]
+    assert request["body"]["properties"]["modelUri"] == uri
+    assert "uploads" not in request
 
 
 def test_register_without_recorded_outputs_builds_the_job_output_uri(dry_run, project):
@@ -495,6 +570,63 @@ def test_deploy_rejects_an_unreadable_smoke_request(mlops, project, paths):
 
     assert result.exit_code == 2
     assert "--smoke-request" in result.stderr
+
+
+# names given as flags
+
+
+ENDPOINT_RULE = "must be 3 to 32 letters, digits or single '-', starting with a letter"
+ASSET_RULE = "must be 1 to 255 letters, digits, '_' or '-', starting with a letter or digit"
+
+
+BAD_NAMES = [
+    (
+        ["deploy", "--model", "m:1", "--endpoint-name", "x--y"],
+        f'--endpoint-name: "x--y" {ENDPOINT_RULE}',
+    ),
+    (
+        ["deploy", "--model", "m:1", "--endpoint-name", "9lives"],
+        f'--endpoint-name: "9lives" {ENDPOINT_RULE}',
+    ),
+    (["deploy", "--model", "bad name:3"], f'--model: "bad name" {ASSET_RULE}'),
+    (["register", "--name", "bad name"], f'--name: "bad name" {ASSET_RULE}'),
+    (["register", "--name", "-model"], f'--name: "-model" {ASSET_RULE}'),
+    (["train", "--experiment", "nightly retrain"], '--experiment: "nightly retrain" must be'),
+    (["invoke", "--endpoint", "churn_x"], f'--endpoint: "churn_x" {ENDPOINT_RULE}'),
+    (
+        ["invoke", "--endpoint", "churn-x", "--deployment", "b"],
+        f'--deployment: "b" {ENDPOINT_RULE}',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "message"), [pytest.param(*case, id=" ".join(case[0])) for case in BAD_NAMES]
+)
+def test_a_bad_name_given_as_a_flag_is_a_usage_error(mlops, project, paths, command, message):
+    name, *flags = command
+    required = {
+        "deploy": ["--endpoint", paths.endpoint, "--deployment", paths.deployment],
+        "register": ["--run-metadata", write_run_metadata(project), "--path", "model_output"],
+        "train": [paths.train],
+        "invoke": ["--request", paths.sample_request],
+    }[name]
+
+    result = mlops(name, *required, *flags, "--dry-run")
+
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"mlops: {message}"), result.stderr
+
+
+def test_a_bad_model_name_in_model_metadata_is_bad_input(mlops, project, paths):
+    metadata = project / "model.json"
+    metadata.write_text(json.dumps({"name": "churn model", "version": "7"}))
+
+    result = mlops(*deploy_args(paths, "--model-metadata", metadata), "--dry-run")
+
+    assert result.exit_code == 2
+    assert f'model.json: name: "churn model" {ASSET_RULE}' in result.stderr
 
 
 # invoke and the workspace block

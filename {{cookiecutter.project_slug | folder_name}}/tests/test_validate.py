@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mlops.specs import SCHEMA_KINDS, error_fields, kind_of_schema
+from mlops.specs import error_fields, find_specs, kind_of_file
 
 
 def edit(path: Path, change) -> None:
@@ -28,11 +29,23 @@ def test_generated_project_is_valid(mlops, project, paths):
     assert f"checked {specs_found} specs" in result.stderr
 
 
-def test_every_spec_of_the_project_is_found(mlops, project, paths):
-    """Each spec the project ships is one the CLI knows the kind of."""
-    for spec in (paths.compute, paths.environment, paths.data, paths.train, paths.endpoint):
-        url = yaml.safe_load(spec.read_text())["$schema"]
-        assert kind_of_schema(url) in SCHEMA_KINDS.values(), url
+def test_every_spec_of_the_project_is_found_with_its_kind(paths):
+    """The spec discovery of `mlops validate`, run on the project: every spec, nothing else."""
+    found = {
+        spec.relative_to(paths.root).as_posix(): kind_of_file(spec)
+        for spec in find_specs([paths.root])
+    }
+
+    assert found == {
+        "aml/compute.yml": "compute",
+        "aml/data.yml": "data",
+        "aml/environment.yml": "environment",
+        "aml/workspace.yml": "workspace",
+        "models/model1/aml_config/train-amlcompute.yml": "job",
+        "models/model1/aml_config/train-local.yml": "job",
+        "models/model1/deployment/deployment.yml": "online_deployment",
+        "models/model1/deployment/endpoint.yml": "online_endpoint",
+    }
 
 
 BROKEN_SPECS = {
@@ -191,3 +204,78 @@ def test_union_errors_report_the_closest_alternative():
         '{"bar": ["Unknown field."]}, {"type": ["Not in set."], "bar": ["Unknown field."]}]}}}'
     )
     assert error_fields(text) == [("inputs.data.bar", "Unknown field.")]
+
+
+# The packages a pickled model needs are pinned alike in pyproject.toml and the conda files.
+
+CONDA_FILES = ("inference-conda.yml", "train-conda.yml")
+
+
+def pinned_version(project: Path, package: str) -> str:
+    text = (project / "pyproject.toml").read_text(encoding="utf-8")
+    return re.search(rf'"{package}==([^"]+)"', text).group(1)
+
+
+def bumped(version: str) -> str:
+    *head, last = version.split(".")
+    return ".".join([*head, str(int(last) + 1)])
+
+
+def set_pin(path: Path, package: str, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert f"{package}=={old}" in text
+    path.write_text(text.replace(f"{package}=={old}", f"{package}=={new}"), encoding="utf-8")
+
+
+def test_model_packages_are_pinned_alike_in_a_fresh_project(mlops, project):
+    result = mlops("validate")
+
+    assert result.exit_code == 0, result.output
+    assert "2 conda files" in result.stderr
+
+
+@pytest.mark.parametrize("package", ["scikit-learn", "pandas", "joblib"])
+def test_a_pin_bumped_in_pyproject_only_is_reported_for_each_conda_file(mlops, project, package):
+    old = pinned_version(project, package)
+    new = bumped(old)
+    set_pin(project / "pyproject.toml", package, old, new)
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2
+    assert sorted(problem_lines(result)) == [
+        f"models/model1/aml_config/{conda_file}: dependencies.pip: "
+        f"{package}=={old} but pyproject.toml pins {new}"
+        for conda_file in CONDA_FILES
+    ]
+
+
+def test_a_pin_changed_in_one_conda_file_is_reported(mlops, project, paths):
+    pinned = pinned_version(project, "scikit-learn")
+    set_pin(paths.train_conda, "scikit-learn", pinned, bumped(pinned))
+
+    result = mlops("validate")
+
+    assert problem_lines(result) == [
+        f"{paths.train_conda.as_posix()}: dependencies.pip: "
+        f"scikit-learn=={bumped(pinned)} but pyproject.toml pins {pinned}"
+    ]
+
+
+def test_an_unpinned_or_conda_listed_model_package_is_reported(mlops, project, paths):
+    pinned = pinned_version(project, "pandas")
+    conda = yaml.safe_load(paths.train_conda.read_text(encoding="utf-8"))
+    pip_list = conda["dependencies"][-1]["pip"]
+    pip_list[pip_list.index(f"pandas=={pinned}")] = "pandas>=2"
+    conda["dependencies"].insert(0, "joblib=1.0.0")
+    paths.train_conda.write_text(yaml.safe_dump(conda, sort_keys=False), encoding="utf-8")
+
+    result = mlops("validate")
+
+    joblib = pinned_version(project, "joblib")
+    assert problem_lines(result) == [
+        f"{paths.train_conda.as_posix()}: dependencies: joblib=1.0.0 but pyproject.toml pins "
+        f"{joblib}",
+        f"{paths.train_conda.as_posix()}: dependencies.pip: pandas>=2 but pyproject.toml pins "
+        f"{pinned}",
+    ]

@@ -5,7 +5,10 @@ answers the way GitHub's token service does; nothing here signs in to Azure."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -126,7 +129,13 @@ def test_missing_settings_are_named(tmp_path):
     [
         ["apply", "aml/compute.yml"],
         ["train", "models/model1/aml_config/train-amlcompute.yml"],
-        ["invoke", "--endpoint", "e", "--request", "models/model1/deployment/sample-request.json"],
+        [
+            "invoke",
+            "--endpoint",
+            "churn-x",
+            "--request",
+            "models/model1/deployment/sample-request.json",
+        ],
     ],
 )
 def test_azure_commands_without_a_workspace_name_the_settings(mlops, project, command):
@@ -383,3 +392,47 @@ def test_doctor_command_prints_the_credential(mlops, project, monkeypatch):
         and "ClientAssertionCredential" in line
         for line in result.stdout.splitlines()
     )
+
+
+# live tests
+
+
+def live_test_outcomes(paths, **environ: str) -> str:
+    """The summary of ``pytest -m live`` in this environment, with fixtures set up but no test
+    run (--setup-only): whatever the gate decides, nothing is sent to Azure."""
+    gate_variables = {*SETTING_VARIABLES.values(), "MLOPS_LIVE_TESTS"}
+    env = {k: v for k, v in os.environ.items() if k not in gate_variables}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-m", "live", "--setup-only", "-q", "-rs"]
+        + ["-p", "no:cacheprovider", "tests/live"],
+        cwd=paths.root,
+        env={**env, **environ},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_live_tests_are_skipped_without_the_opt_in_even_with_a_workspace(paths):
+    summary = live_test_outcomes(paths, **ENVIRONMENT)
+
+    assert "passed" not in summary
+    assert "3 skipped" in summary
+    assert (
+        "live tests are opt-in, they create billable Azure resources: run them with "
+        "`make test-live` (MLOPS_LIVE_TESTS=1 python -m pytest -m live)"
+    ) in summary
+
+
+def test_live_tests_opted_in_without_a_workspace_are_skipped(paths):
+    if find_config_file(paths.root) is not None:
+        pytest.skip("a config.json configures a workspace here")
+
+    summary = live_test_outcomes(paths, MLOPS_LIVE_TESTS="1")
+
+    assert "passed" not in summary
+    assert "3 skipped" in summary
+    assert "MLOPS_LIVE_TESTS=1 but no Azure ML workspace: set AZURE_SUBSCRIPTION_ID" in summary
