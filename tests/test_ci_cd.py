@@ -546,9 +546,9 @@ def test_dependabot_keeps_actions_and_python_dependencies_current(github_project
 # --- Azure DevOps ------------------------------------------------------------------------------
 
 
-def test_azure_pipelines_pass_their_schema(azure_devops_project):
-    files = sorted((azure_devops_project / ".azure-pipelines").rglob("*.yml"))
-    result = run_tool(
+def check_azure_pipelines_schema(*files: Path):
+    # The schema's patterns do not compile with check-jsonschema's default regex engine.
+    return run_tool(
         [
             tool("check-jsonschema"),
             "--builtin-schema",
@@ -558,6 +558,11 @@ def test_azure_pipelines_pass_their_schema(azure_devops_project):
             *files,
         ]
     )
+
+
+def test_azure_pipelines_pass_their_schema(azure_devops_project):
+    files = sorted((azure_devops_project / ".azure-pipelines").rglob("*.yml"))
+    result = check_azure_pipelines_schema(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -567,16 +572,7 @@ def test_the_pipeline_schema_check_can_fail(azure_devops_project, tmp_path):
     )
     broken["stages"][0]["continueOnErrors"] = "true"
     (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken), encoding="utf-8")
-    result = run_tool(
-        [
-            tool("check-jsonschema"),
-            "--builtin-schema",
-            "vendor.azure-pipelines",
-            "--regex-variant",
-            "python",
-            tmp_path / "broken.yml",
-        ]
-    )
+    result = check_azure_pipelines_schema(tmp_path / "broken.yml")
     assert result.returncode == 1
 
 
