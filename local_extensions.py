@@ -53,9 +53,9 @@ def _strings_in(value: object) -> set[str]:
     if isinstance(value, str):
         return {value}
     if isinstance(value, dict):
-        return set().union(*(_strings_in(v) for v in value.values())) if value else set()
+        value = list(value.values())
     if isinstance(value, list):
-        return set().union(*(_strings_in(v) for v in value)) if value else set()
+        return set().union(*map(_strings_in, value))
     return set()
 
 

@@ -27,8 +27,8 @@ AZURE_LOCATIONS = frozenset(
     brazilsouth brazilsoutheast canadacentral canadaeast centralindia centralus chilecentral
     eastasia eastus eastus2 francecentral francesouth germanynorth germanywestcentral
     indonesiacentral israelcentral italynorth japaneast japanwest koreacentral koreasouth
-    malaysiawest mexicocentral
-    newzealandnorth northcentralus northeurope norwayeast norwaywest polandcentral qatarcentral
+    malaysiawest mexicocentral newzealandnorth northcentralus northeurope norwayeast norwaywest
+    polandcentral qatarcentral
     southafricanorth southafricawest southcentralus southindia southeastasia spaincentral
     swedencentral switzerlandnorth switzerlandwest uaecentral uaenorth uksouth ukwest westcentralus
     westeurope westindia westus westus2 westus3 usgovarizona usgovvirginia chinaeast2
@@ -46,8 +46,9 @@ EXPERIMENT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"
 VM_SIZE_PATTERN = r"(?i)(?:standard|basic)_[a-z]+[0-9]+(?:-[0-9]+)?[a-z]*(?:_[a-z0-9]+)*"
 
 
-def _full_match(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern, value, flags=re.ASCII) is not None
+def _unless_matching(pattern: str, value: str, rule: str) -> str | None:
+    """None when the whole value matches the pattern, else the rule it breaks."""
+    return None if re.fullmatch(pattern, value, flags=re.ASCII) else rule
 
 
 def _prose_problem(value: str) -> str | None:
@@ -76,11 +77,11 @@ def check_author(value: str) -> str | None:
 
 
 def check_project_slug(value: str) -> str | None:
-    if _full_match(SLUG_PATTERN, value):
-        return None
-    return (
+    return _unless_matching(
+        SLUG_PATTERN,
+        value,
         f"must be 1-{SLUG_MAX_LENGTH} lowercase letters, digits and single '-', "
-        "starting with a letter and not ending with '-'"
+        "starting with a letter and not ending with '-'",
     )
 
 
@@ -99,30 +100,36 @@ def check_azure_location(value: str) -> str | None:
 
 
 def check_resource_group(value: str) -> str | None:
-    if _full_match(RESOURCE_GROUP_PATTERN, value):
-        return None
-    return "must be 1-90 letters, digits, '_', '-', '.', '(' or ')' and not end with '.'"
+    return _unless_matching(
+        RESOURCE_GROUP_PATTERN,
+        value,
+        "must be 1-90 letters, digits, '_', '-', '.', '(' or ')' and not end with '.'",
+    )
 
 
 def check_workspace_name(value: str) -> str | None:
-    if _full_match(WORKSPACE_PATTERN, value):
-        return None
-    return "must be 3-33 letters, digits, '_' or '-', starting with a letter or digit"
+    return _unless_matching(
+        WORKSPACE_PATTERN,
+        value,
+        "must be 3-33 letters, digits, '_' or '-', starting with a letter or digit",
+    )
 
 
 def check_compute_name(value: str) -> str | None:
-    if _full_match(COMPUTE_PATTERN, value):
-        return None
-    return (
+    return _unless_matching(
+        COMPUTE_PATTERN,
+        value,
         "must be 3-24 letters, digits or '-', starting with a letter, "
-        "and a letter must follow the last '-' somewhere (cpu-1 is refused)"
+        "and a letter must follow the last '-' somewhere (cpu-1 is refused)",
     )
 
 
 def check_vm_size(value: str) -> str | None:
-    if _full_match(VM_SIZE_PATTERN, value):
-        return None
-    return "must be an Azure VM size such as Standard_DS3_v2 or Standard_NC6s_v3"
+    return _unless_matching(
+        VM_SIZE_PATTERN,
+        value,
+        "must be an Azure VM size such as Standard_DS3_v2 or Standard_NC6s_v3",
+    )
 
 
 def check_max_nodes(value: str) -> str | None:
@@ -132,23 +139,27 @@ def check_max_nodes(value: str) -> str | None:
 
 
 def check_experiment_name(value: str) -> str | None:
-    if _full_match(EXPERIMENT_PATTERN, value):
-        return None
-    return "must be 1-256 letters, digits, '_' or '-', starting with a letter or digit"
+    return _unless_matching(
+        EXPERIMENT_PATTERN,
+        value,
+        "must be 1-256 letters, digits, '_' or '-', starting with a letter or digit",
+    )
 
 
 def check_model_name(value: str) -> str | None:
-    if _full_match(ASSET_PATTERN, value):
-        return None
-    return "must be 1-255 letters, digits, '_' or '-', starting with a letter or digit"
+    return _unless_matching(
+        ASSET_PATTERN,
+        value,
+        "must be 1-255 letters, digits, '_' or '-', starting with a letter or digit",
+    )
 
 
 def _endpoint_problem(value: str) -> str | None:
-    if _full_match(ENDPOINT_PATTERN, value):
-        return None
-    return (
+    return _unless_matching(
+        ENDPOINT_PATTERN,
+        value,
         "must be 3-32 letters, digits and single '-', starting with a letter "
-        "and ending with a letter or digit"
+        "and ending with a letter or digit",
     )
 
 
@@ -199,21 +210,13 @@ COMBINATION_RULES = (check_endpoints_differ,)
 
 def problems_in(answers: dict) -> list[str]:
     """One line per problem: the option, the value it was given, and the rule it breaks."""
-    problems = []
-    for option, rule in ANSWER_RULES.items():
-        problem = rule(str(answers[option]))
-        if problem:
-            problems.append(
-                f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}"
-            )
-    for rule in COMBINATION_RULES:
-        found = rule(answers)
-        if found:
-            option, problem = found
-            problems.append(
-                f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}"
-            )
-    return problems
+    found = [(option, rule(str(answers[option]))) for option, rule in ANSWER_RULES.items()]
+    found += [result for rule in COMBINATION_RULES if (result := rule(answers))]
+    return [
+        f"{option}: {json.dumps(answers[option], ensure_ascii=False)} {problem}"
+        for option, problem in found
+        if problem
+    ]
 
 
 def main() -> int:

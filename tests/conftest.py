@@ -81,11 +81,6 @@ def bake(baked_project):
 
 
 @pytest.fixture(scope="session")
-def baked_projects(bake):
-    return {bake_id: bake(bake_id) for bake_id in SUPPORTED_BY_ID}
-
-
-@pytest.fixture(scope="session")
 def default_project(bake):
     return bake("defaults")
 

@@ -524,15 +524,21 @@ def test_deployment_goes_to_staging_then_production_through_environments(github_
     assert len(groups) == 2, "staging and production need concurrency groups of their own"
 
 
-def test_on_demand_model_reference_is_checked_before_anything_runs(github_project):
-    first_step = workflows(github_project)["deploy.yml"]["jobs"]["staging"]["steps"][0]
-    script = first_step["run"]
-    check = re.search(r'"\$MODEL" =~ (\S+) \]\]', script)
+def assert_script_checks_model_reference(script: str, variable: str, refused: tuple[str, ...]):
+    """The shell script tests $variable against a NAME:VERSION pattern and exits 2 otherwise."""
+    check = re.search(rf'"\${variable}" =~ (\S+) \]\]', script)
     assert check and "exit 2" in script
     pattern = re.compile(check[1])
     assert pattern.fullmatch("churn-model:3")
-    for bad in ("churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2", ":3"):
+    for bad in refused:
         assert not pattern.fullmatch(bad), bad
+
+
+def test_on_demand_model_reference_is_checked_before_anything_runs(github_project):
+    first_step = workflows(github_project)["deploy.yml"]["jobs"]["staging"]["steps"][0]
+    assert_script_checks_model_reference(
+        first_step["run"], "MODEL", ("churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2", ":3")
+    )
 
 
 def test_dependabot_keeps_actions_and_python_dependencies_current(github_project):
@@ -702,11 +708,9 @@ def test_no_step_may_fail_quietly(azure_devops_project):
 def test_model_reference_is_checked_before_make_sees_it(azure_devops_project):
     template = azure_devops_project / ".azure-pipelines/templates/azure-make.yml"
     (task,) = expand_template(template, {"displayName": "x", "target": "deploy-staging"})
-    script = task["inputs"]["inlineScript"]
-    check = re.search(r'"\$MODEL_REFERENCE" =~ (\S+) \]\]', script)
-    assert check and "exit 2" in script
-    pattern = re.compile(check[1])
-    assert pattern.fullmatch("churn-model:3")
-    for bad in ("new", "churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2"):
-        assert not pattern.fullmatch(bad), bad
+    assert_script_checks_model_reference(
+        task["inputs"]["inlineScript"],
+        "MODEL_REFERENCE",
+        ("new", "churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2"),
+    )
     assert task["env"] == {"MAKE_TARGET": "deploy-staging", "MODEL_REFERENCE": "new"}

@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -57,28 +58,26 @@ def test_the_committed_csv_is_what_the_tool_generates():
     assert TEMPLATE_CSV.read_bytes() == load_tool().sample_csv().encode("utf-8")
 
 
-def test_the_tool_writes_the_csv_from_the_command_line(tmp_path):
-    output = tmp_path / "customers.csv"
-    result = subprocess.run(
+def run_tool(output: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, str(TOOL), str(output)],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_the_tool_writes_the_csv_from_the_command_line(tmp_path):
+    output = tmp_path / "customers.csv"
+    result = run_tool(output)
     assert result.returncode == 0, result.stderr
     assert output.read_bytes() == TEMPLATE_CSV.read_bytes()
 
 
 def test_the_tool_refuses_a_missing_folder(tmp_path):
     missing = tmp_path / "no-such-folder" / "customers.csv"
-    result = subprocess.run(
-        [sys.executable, str(TOOL), str(missing)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_tool(missing)
     assert result.returncode == 2
     assert "no-such-folder" in result.stderr
     assert not missing.parent.exists()
