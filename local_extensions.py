@@ -1,109 +1,32 @@
-"""Jinja extensions this template loads through ``_extensions`` in cookiecutter.json.
+"""The project template's Jinja extension: the one the model template defines, rooted here.
 
-- ``project_slug`` and ``azure_name`` derive default names that always pass the hook's rules;
-  ``folder_name`` keeps a refused slug from reaching the file system as a path.
-- Answers are never evaluated as templates: cookiecutter renders every context value with Jinja,
-  so an answer such as ``{{ 7*7 }}`` given with ``--no-input key=value`` would turn into ``49``.
-- ``tojson`` keeps non-ASCII text as it is, so a quoted answer is valid in YAML, TOML, JSON and
-  Python.
+The implementation lives with the model sub-template because generated projects keep a copy of
+that template (and so of the extension) for ``make add-model``; this file only loads it.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import re
+import importlib.util
+import sys
 from pathlib import Path
 
-from jinja2.ext import Extension
-from slugify import slugify
-
 TEMPLATE_ROOT = Path(__file__).resolve().parent
-SLUG_MAX_LENGTH = 40
-SLUG_FALLBACK = "ml-project"
-JINJA_MARKERS = ("{{", "{%", "{#")
+SHARED_MODULE = "aml_accelerator_template_extensions"
 
 
-def project_slug(name: str) -> str:
-    """A slug that always passes the hook: lowercase words joined by '-', starting with a letter."""
-    slug = slugify(str(name), max_length=SLUG_MAX_LENGTH, word_boundary=True, save_order=True)
-    if not slug:
-        return SLUG_FALLBACK
-    if not slug[0].isalpha():
-        slug = azure_name(f"ml-{slug}", SLUG_MAX_LENGTH)
-    return slug
+def _load_shared_module():
+    if SHARED_MODULE not in sys.modules:
+        project_dir = next(path for path in TEMPLATE_ROOT.iterdir() if "{{" in path.name)
+        location = project_dir / "model_template" / "template_extensions.py"
+        spec = importlib.util.spec_from_file_location(SHARED_MODULE, location)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[SHARED_MODULE] = module
+        spec.loader.exec_module(module)
+    return sys.modules[SHARED_MODULE]
 
 
-def azure_name(slug: str, max_length: int) -> str:
-    """Cut a slug to ``max_length`` without leaving a dangling separator."""
-    return str(slug)[:max_length].rstrip("-")
+shared = _load_shared_module()
 
 
-def folder_name(slug: str) -> str:
-    """The project folder's name: the slug itself when it is a plain name, otherwise one safe name.
-
-    Cookiecutter creates this folder before the hook refuses a bad slug, and removes exactly this
-    folder afterwards; a slug such as ``a/b`` or ``..`` must never reach the file system as a path.
-    """
-    name = re.sub(r"[^A-Za-z0-9_-]", "-", str(slug))
-    return name if name == slug and name else f"refused-slug-{name}"
-
-
-def _strings_in(value: object) -> set[str]:
-    if isinstance(value, str):
-        return {value}
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return set().union(*map(_strings_in, value))
-    return set()
-
-
-def template_authored_sources(root: Path = TEMPLATE_ROOT) -> set[str]:
-    """Every string the template itself has cookiecutter render from a string (not a file)."""
-    context = json.loads((root / "cookiecutter.json").read_text(encoding="utf-8"))
-    sources = _strings_in(context)
-    sources.update(path.name for path in root.iterdir() if path.is_dir() and "{{" in path.name)
-    sources.update(hook.read_text(encoding="utf-8") for hook in (root / "hooks").glob("*.py"))
-    return sources
-
-
-def as_literal(text: str) -> str:
-    """A Jinja template whose output is exactly ``text``."""
-    escaped = text.encode("unicode_escape").decode("ascii").replace('"', "\\x22")
-    return '{{ "' + escaped + '" }}'
-
-
-class RefusalWithoutTraceback(logging.Filter):
-    """A refused answer is an expected outcome: keep cookiecutter's message, drop its traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and type(record.exc_info[1]).__name__ == "FailedHookException":
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-def quiet_hook_refusals() -> None:
-    hooks_logger = logging.getLogger("cookiecutter.hooks")
-    if not any(isinstance(f, RefusalWithoutTraceback) for f in hooks_logger.filters):
-        hooks_logger.addFilter(RefusalWithoutTraceback())
-
-
-class AnswerFilters(Extension):
-    def __init__(self, environment):
-        super().__init__(environment)
-        quiet_hook_refusals()
-        environment.filters["project_slug"] = project_slug
-        environment.filters["azure_name"] = azure_name
-        environment.filters["folder_name"] = folder_name
-        environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": True}
-        self._authored = template_authored_sources()
-
-    def preprocess(self, source, name, filename=None):
-        # Template files arrive with a name; strings (answers, defaults, paths, hooks) without.
-        if name is not None or not any(marker in source for marker in JINJA_MARKERS):
-            return source
-        if source in self._authored:
-            return source
-        return as_literal(source)
+class AnswerFilters(shared.AnswerFilters):
+    template_root = TEMPLATE_ROOT

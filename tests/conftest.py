@@ -112,7 +112,6 @@ def project_python(default_project):
     PROJECT_VENVS.mkdir(parents=True, exist_ok=True)
     with FileLock(str(venv_dir) + ".lock"):
         if not ready_marker.exists():
-            remove_other_venvs(keep=venv_dir)
             create_project_venv(venv_dir, default_project)
             ready_marker.touch()
     return venv_python(venv_dir)

@@ -1,7 +1,7 @@
 import sys
 
 from conftest import run
-from locations import REPO_ROOT
+from locations import REPO_ROOT, TEMPLATE_DIR
 from tools.render_combinations import PAGE, render
 
 
@@ -20,6 +20,7 @@ def test_readme_quickstart_opens_with_the_two_commands():
 
 
 def test_template_code_is_lint_clean():
-    paths = ["hooks", "tests", "tools", "local_extensions.py"]
-    run([sys.executable, "-m", "ruff", "check", *paths], cwd=REPO_ROOT)
-    run([sys.executable, "-m", "ruff", "format", "--check", *paths], cwd=REPO_ROOT)
+    paths = ["hooks", "tests", "tools", "local_extensions.py", TEMPLATE_DIR / "model_template"]
+    settings = ["--config", "pyproject.toml"]
+    run([sys.executable, "-m", "ruff", "check", *settings, *paths], cwd=REPO_ROOT)
+    run([sys.executable, "-m", "ruff", "format", "--check", *settings, *paths], cwd=REPO_ROOT)

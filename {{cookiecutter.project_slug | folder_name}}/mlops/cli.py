@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,6 +12,13 @@ from mlops.output import configure_logging, emit_json, say
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
+MODEL_LIST_FORMATS = {
+    "json": json.dumps,
+    "github": lambda names: "models=" + json.dumps(names),
+    # One output variable; stages test it with contains(..., ',<model>,').
+    "azure-devops": lambda names: "##vso[task.setvariable variable=list;isOutput=true],"
+    + "".join(f"{name}," for name in names),
+}
 DRY_RUN = click.option(
     "--dry-run",
     is_flag=True,
@@ -236,3 +244,41 @@ def doctor() -> None:
         click.echo(line)
     if not ready:
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
+
+
+@main.command(name="models")
+@click.option(
+    "--select",
+    "selection",
+    default="all",
+    show_default=True,
+    metavar="changed|all|NAME",
+    help="changed: the models a change since --changed-since concerns; all; or one model.",
+)
+@click.option("--changed-since", metavar="REF", help="The commit to compare with (for changed).")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(MODEL_LIST_FORMATS),
+    default="json",
+    show_default=True,
+    help="json: a list; github: a `models=<list>` output line; azure-devops: an output variable.",
+)
+def list_models(selection: str, changed_since: str | None, output_format: str) -> None:
+    """List the project's models (the folders of models/), for CI/CD matrices."""
+    from mlops import models
+
+    names, why = models.select_models(project_root(), selection, changed_since)
+    say(f"{why}: {', '.join(names) or 'no model'}")
+    click.echo(MODEL_LIST_FORMATS[output_format](names))
+
+
+@main.command(name="add-model")
+@click.argument("name")
+def add_model(name: str) -> None:
+    """Add models/NAME from model_template/, with its own names in Azure ML."""
+    from mlops import models
+
+    added = models.add_model(project_root(), name)
+    say(f"added {added['folder']}: train it with `make train-local MODEL={name}`")
+    emit_json(added)

@@ -74,6 +74,7 @@ KIND_TITLES = {
     "schedule": "schedule",
 }
 YAML_SUFFIXES = (".yml", ".yaml")
+TEMPLATE_MARKER = "cookiecutter.json"
 SKIPPED_DIRECTORIES = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
 # Leaves of a marshmallow error tree that are wrappers, not fields.
 WRAPPER_KEYS = {"_schema", "value"}
@@ -151,10 +152,14 @@ def kind_of_file(path: Path) -> str | None:
 
 
 def yaml_files_below(directory: Path) -> Iterator[Path]:
-    """YAML files below ``directory``, hidden and tool folders skipped."""
+    """YAML files below ``directory``; hidden folders, tool folders and cookiecutter templates
+    (model_template/: its specs hold Jinja until a model is added) skipped."""
+    templates = [marker.parent for marker in directory.rglob(TEMPLATE_MARKER)]
     for child in sorted(directory.rglob("*")):
         relative = child.relative_to(directory).parts
         if any(part.startswith(".") or part in SKIPPED_DIRECTORIES for part in relative):
+            continue
+        if any(template in child.parents for template in templates):
             continue
         if child.suffix in YAML_SUFFIXES and child.is_file():
             yield child

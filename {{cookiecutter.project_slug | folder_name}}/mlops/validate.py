@@ -40,6 +40,12 @@ NAME_RULES = {
         re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"),
         "1 to 256 letters, digits, '_' or '-', starting with a letter or digit",
     ),
+    # A folder of models/: the endpoint names derived from it must stay within Azure's 32.
+    "model": (
+        re.compile(r"(?=.{1,16}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"),
+        "1 to 16 lowercase letters, digits or single '-', starting with a letter, "
+        "not ending in '-'",
+    ),
 }
 # kind -> {field: rule}
 NAMED_FIELDS = {

@@ -26,7 +26,7 @@ def paths() -> SimpleNamespace:
     return SimpleNamespace(
         root=PROJECT_ROOT,
         compute=Path("aml/compute.yml"),
-        environment=Path("aml/environment.yml"),
+        environment=MODEL_DIR / "aml_config/environment.yml",
         data=Path("aml/data.yml"),
         workspace=Path("aml/workspace.yml"),
         train=MODEL_DIR / "aml_config/train-amlcompute.yml",

@@ -17,6 +17,12 @@ def edit(path: Path, change) -> None:
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
+def model_folders(root: Path) -> list[str]:
+    """models/<name> of every model of the project (a bake has model1; add-model adds more)."""
+    markers = root.glob("models/*/model.mk")
+    return sorted(marker.parent.relative_to(root).as_posix() for marker in markers)
+
+
 def problem_lines(result) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
@@ -36,16 +42,20 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
         for spec in find_specs([paths.root])
     }
 
-    assert found == {
+    expected = {
         "aml/compute.yml": "compute",
         "aml/data.yml": "data",
-        "aml/environment.yml": "environment",
         "aml/workspace.yml": "workspace",
-        "models/model1/aml_config/train-amlcompute.yml": "job",
-        "models/model1/aml_config/train-local.yml": "job",
-        "models/model1/deployment/deployment.yml": "online_deployment",
-        "models/model1/deployment/endpoint.yml": "online_endpoint",
     }
+    for model in model_folders(paths.root):
+        expected |= {
+            f"{model}/aml_config/environment.yml": "environment",
+            f"{model}/aml_config/train-amlcompute.yml": "job",
+            f"{model}/aml_config/train-local.yml": "job",
+            f"{model}/deployment/deployment.yml": "online_deployment",
+            f"{model}/deployment/endpoint.yml": "online_endpoint",
+        }
+    assert found == expected
 
 
 BROKEN_SPECS = {
@@ -231,7 +241,7 @@ def test_model_packages_are_pinned_alike_in_a_fresh_project(mlops, project):
     result = mlops("validate")
 
     assert result.exit_code == 0, result.output
-    assert "2 conda files" in result.stderr
+    assert f"{2 * len(model_folders(project))} conda files" in result.stderr
 
 
 @pytest.mark.parametrize("package", ["scikit-learn", "pandas", "joblib"])
@@ -244,8 +254,9 @@ def test_a_pin_bumped_in_pyproject_only_is_reported_for_each_conda_file(mlops, p
 
     assert result.exit_code == 2
     assert sorted(problem_lines(result)) == [
-        f"models/model1/aml_config/{conda_file}: dependencies.pip: "
+        f"{model}/aml_config/{conda_file}: dependencies.pip: "
         f"{package}=={old} but pyproject.toml pins {new}"
+        for model in model_folders(project)
         for conda_file in CONDA_FILES
     ]
 

@@ -95,7 +95,7 @@ def test_doctor_is_ready():
 
 
 def test_apply_is_idempotent():
-    specs = ["aml/compute.yml", "aml/environment.yml", "aml/data.yml"]
+    specs = ["aml/compute.yml", "aml/data.yml", "models/model1/aml_config/environment.yml"]
     mlops("apply", *specs)
 
     again = json.loads(mlops("apply", *specs).stdout)["applied"]

@@ -1,9 +1,13 @@
-"""Serve the model on this machine with the Azure ML inference server, as an online endpoint would.
+"""Serve a model on this machine with the Azure ML inference server, as an online endpoint would.
 
-    python models/model1/serve_local.py --model-dir outputs/model1 --request REQUEST.json
+    python tools/serve_local.py --entry-script models/model1/score.py \
+        --model-dir outputs/model1/model --request REQUEST.json
         start the server, POST the request file to /score, print the answer, stop the server
-    python models/model1/serve_local.py --model-dir outputs/model1 [--port 5001]
+    python tools/serve_local.py --entry-script models/model1/score.py \
+        --model-dir outputs/model1/model [--port 5001]
         serve until Ctrl+C
+
+`make score-local` and `make serve-local` run it for the model named by MODEL.
 
 Only the standard library is used for HTTP, so nothing beyond the inference server is needed.
 Exit codes: 0 answered 200, 1 the server failed or answered another status, 2 bad arguments.
@@ -27,7 +31,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCORE_SCRIPT = Path(__file__).resolve().parent / "score.py"
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -125,7 +128,7 @@ def stop(process: subprocess.Popen) -> None:
 def running_server(
     model_dir: Path,
     *,
-    entry_script: Path = SCORE_SCRIPT,
+    entry_script: Path,
     port: int | None = None,
     startup_timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> Iterator[str]:
@@ -189,7 +192,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Serve the model locally with the Azure ML inference server."
     )
     parser.add_argument(
-        "--model-dir", type=Path, required=True, help="folder holding model.pkl (or a sub-folder)"
+        "--entry-script", type=Path, required=True, help="the model's scoring script (score.py)"
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, required=True, help="folder holding the trained model"
     )
     parser.add_argument(
         "--request", type=Path, help="JSON file to POST to /score; without it, serve until Ctrl+C"
@@ -203,11 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model_dir.is_dir():
         print(f"error: model folder does not exist: {args.model_dir}", file=sys.stderr)
         return 2
+    if not args.entry_script.is_file():
+        print(f"error: scoring script does not exist: {args.entry_script}", file=sys.stderr)
+        return 2
     if args.request is not None and not args.request.is_file():
         print(f"error: request file does not exist: {args.request}", file=sys.stderr)
         return 2
     try:
-        with running_server(args.model_dir, port=args.port) as base_url:
+        with running_server(
+            args.model_dir, entry_script=args.entry_script, port=args.port
+        ) as base_url:
             if args.request is None:
                 print(f"serving {base_url}/score (health: {base_url}/); Ctrl+C stops", flush=True)
                 while True:

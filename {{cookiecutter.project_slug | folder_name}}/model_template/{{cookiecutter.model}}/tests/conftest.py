@@ -16,16 +16,22 @@ MODEL_CODE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_ROOT = MODEL_CODE_DIR.parents[1]
 SAMPLE_DATA_DIR = PROJECT_ROOT / "sample-data"
 SAMPLE_REQUEST = MODEL_CODE_DIR / "deployment" / "sample-request.json"
+SCORE_SCRIPT = MODEL_CODE_DIR / "score.py"
 # Settings that would send runs to a tracking server or make train.py think it runs in Azure ML.
 OUTSIDE_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "AZUREML_RUN_ID")
 
 
-def load_model_module(name: str) -> ModuleType:
-    """Import models/model1/<name>.py under a name of its own (other models have the same files)."""
-    spec = importlib.util.spec_from_file_location(f"model1_{name}", MODEL_CODE_DIR / f"{name}.py")
+def load_module(path: Path) -> ModuleType:
+    """Import ``path`` under a name of its own: every model has files of the same names."""
+    spec = importlib.util.spec_from_file_location(f"{MODEL_CODE_DIR.name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_model_module(name: str) -> ModuleType:
+    """This model's ``<name>.py``."""
+    return load_module(MODEL_CODE_DIR / f"{name}.py")
 
 
 def train_environment(**overrides: str) -> dict[str, str]:
@@ -65,13 +71,13 @@ def trained_model_dir(run_train, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def serve_local() -> ModuleType:
-    return load_model_module("serve_local")
+    return load_module(PROJECT_ROOT / "tools" / "serve_local.py")
 
 
 @pytest.fixture(scope="session")
 def scoring_url(serve_local, trained_model_dir) -> str:
     """Base URL of one azmlinfsrv serving the trained model."""
-    with serve_local.running_server(trained_model_dir) as base_url:
+    with serve_local.running_server(trained_model_dir, entry_script=SCORE_SCRIPT) as base_url:
         yield base_url
 
 
