@@ -4,10 +4,12 @@ from __future__ import annotations
 
 GITHUB_ACTIONS_FILES = frozenset(
     {
+        ".github/actions/setup/action.yml",
         ".github/dependabot.yml",
         ".github/workflows/ci.yml",
         ".github/workflows/train.yml",
         ".github/workflows/deploy.yml",
+        ".github/workflows/rollout.yml",
         "docs/ci-cd-github.md",
     }
 )
@@ -18,6 +20,8 @@ AZURE_DEVOPS_FILES = frozenset(
         ".azure-pipelines/templates/azure-make.yml",
         ".azure-pipelines/templates/ci-job.yml",
         ".azure-pipelines/templates/deploy-job.yml",
+        ".azure-pipelines/templates/model-stages.yml",
+        ".azure-pipelines/templates/models-job.yml",
         ".azure-pipelines/templates/setup-steps.yml",
         ".azure-pipelines/templates/train-job.yml",
         "docs/ci-cd-azure-devops.md",

@@ -18,7 +18,7 @@ import yaml
 from filelock import FileLock
 
 from locations import REPO_ROOT
-from matrix import SUPPORTED_BY_ID
+from matrix import SUPPORTED, SUPPORTED_BY_ID
 
 PROJECT_VENVS = REPO_ROOT / ".cache" / "project-venvs"
 
@@ -134,3 +134,51 @@ def project_env(project_python: Path) -> dict[str, str]:
     }
     env["PATH"] = f"{project_python.parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+# The name of the model every two-model project gets beside model1: with a '-', which Azure DevOps
+# stage names do not allow.
+SECOND_MODEL = "churn-v2"
+GIT_IDENTITY = ["-c", "user.name=Template Tests", "-c", "user.email=tests@example.com"]
+
+
+def git(project: Path, *args: str) -> str:
+    return run(["git", *GIT_IDENTITY, *args], cwd=project).stdout
+
+
+@dataclass(frozen=True)
+class TwoModelProject:
+    path: Path
+    answers: dict
+    # The commit of the bake, before the second model was added.
+    base: str
+    second_model: str = SECOND_MODEL
+
+
+def add_second_model(
+    baked: BakedProject, project_python: Path, destination: Path
+) -> TwoModelProject:
+    """A git repository of a copy of the bake, with `make add-model` run in a commit of its own."""
+    project = Path(shutil.copytree(baked.path, destination / baked.path.name))
+    git(project, "init", "--quiet", "--initial-branch=main")
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", "bake")
+    base = git(project, "rev-parse", "HEAD").strip()
+    run(
+        ["make", "add-model", f"NAME={SECOND_MODEL}", f"PYTHON={project_python}"],
+        cwd=project,
+        env=project_env(project_python),
+    )
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "--message", f"add {SECOND_MODEL}")
+    return TwoModelProject(project, baked.answers, base)
+
+
+@pytest.fixture(scope="session")
+def two_model_project(baked_project, project_python, tmp_path_factory) -> TwoModelProject:
+    """The project of the bake whose own suite runs, with a second model added by `make
+    add-model`. Tests that change it must leave it as they found it (git status clean)."""
+    (bake_case,) = [bake for bake in SUPPORTED if bake.runs_project_tests]
+    return add_second_model(
+        baked_project(bake_case.id), project_python, tmp_path_factory.mktemp("two-models")
+    )

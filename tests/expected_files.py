@@ -1,11 +1,49 @@
-"""The exact files a bake produces: the common ones, plus the CI/CD files of the chosen provider."""
+"""The exact files a bake produces: the shared ones, the model template, the first model, and the
+CI/CD files of the chosen provider."""
 
 from __future__ import annotations
 
 from ci_providers import CI_FILES_BY_PROVIDER
 from matrix import TEMPLATE_CONTEXT
 
-COMMON_FILES = frozenset(
+# What every model folder holds, relative to models/<name>/: the project template renders model1
+# from model_template/, and `make add-model` renders every other one from the same template.
+MODEL_FILES = frozenset(
+    """
+    .amlignore
+    model.mk
+    train.py
+    score.py
+    aml_config/environment.yml
+    aml_config/inference-conda.yml
+    aml_config/train-amlcompute.yml
+    aml_config/train-conda.yml
+    aml_config/train-local.yml
+    deployment/deployment.yml
+    deployment/endpoint.yml
+    deployment/sample-request.json
+    tests/conftest.py
+    tests/test_score.py
+    tests/test_train.py
+    """.split()
+)
+MODEL_TEMPLATE = "model_template"
+MODEL_TEMPLATE_FILES = frozenset(
+    {
+        f"{MODEL_TEMPLATE}/cookiecutter.json",
+        f"{MODEL_TEMPLATE}/hooks/pre_gen_project.py",
+        f"{MODEL_TEMPLATE}/render_model.py",
+        f"{MODEL_TEMPLATE}/template_extensions.py",
+    }
+    | {f"{MODEL_TEMPLATE}/{{{{cookiecutter.model}}}}/{name}" for name in MODEL_FILES}
+)
+
+
+def model_files(model: str) -> set[str]:
+    return {f"models/{model}/{name}" for name in MODEL_FILES}
+
+
+SHARED_FILES = frozenset(
     """
     .gitignore
     .python-version
@@ -15,8 +53,8 @@ COMMON_FILES = frozenset(
     sample-data/customers.csv
     aml/compute.yml
     aml/data.yml
-    aml/environment.yml
     aml/workspace.yml
+    docs/adding-a-model.md
     docs/mlops.md
     mlops/__init__.py
     mlops/__main__.py
@@ -28,6 +66,7 @@ COMMON_FILES = frozenset(
     mlops/gate.py
     mlops/invoke.py
     mlops/metadata.py
+    mlops/models.py
     mlops/output.py
     mlops/payloads.py
     mlops/register.py
@@ -36,20 +75,6 @@ COMMON_FILES = frozenset(
     mlops/train.py
     mlops/validate.py
     mlops/workspace.py
-    models/model1/.amlignore
-    models/model1/aml_config/inference-conda.yml
-    models/model1/aml_config/train-amlcompute.yml
-    models/model1/aml_config/train-conda.yml
-    models/model1/aml_config/train-local.yml
-    models/model1/deployment/deployment.yml
-    models/model1/deployment/endpoint.yml
-    models/model1/deployment/sample-request.json
-    models/model1/score.py
-    models/model1/serve_local.py
-    models/model1/tests/conftest.py
-    models/model1/tests/test_score.py
-    models/model1/tests/test_train.py
-    models/model1/train.py
     tests/conftest.py
     tests/live/test_workspace_flow.py
     tests/test_azure_commands.py
@@ -59,8 +84,10 @@ COMMON_FILES = frozenset(
     tests/test_rollout.py
     tests/test_validate.py
     tests/test_workspace.py
+    tools/serve_local.py
     """.split()
 )
+COMMON_FILES = SHARED_FILES | MODEL_TEMPLATE_FILES | model_files("model1")
 
 
 def expected_files(ci_provider: str | None) -> set[str]:

@@ -14,11 +14,17 @@ import pytest
 import yaml
 from jinja2.utils import htmlsafe_json_dumps
 
-from expected_files import expected_files
-from locations import REPO_ROOT
-from matrix import HOSTILE_PROSE, REJECTED, SUPPORTED
+from expected_files import MODEL_TEMPLATE, MODEL_TEMPLATE_FILES, expected_files
+from locations import MODEL_DIR_TEMPLATE, REPO_ROOT, TEMPLATE_DIR
+from matrix import HOSTILE_PROSE, MODEL_TEMPLATE_CONTEXT, REJECTED, SUPPORTED, TEMPLATE_CONTEXT
 
-TEMPLATE_MARKERS = ("{{", "{%", "{#", "cookiecutter")
+JINJA_MARKERS = ("{{", "{%", "{#")
+# A template variable of either template, written without its braces.
+TEMPLATE_VARIABLE = re.compile(
+    r"\bcookiecutter\.(?:"
+    + "|".join(sorted(set(TEMPLATE_CONTEXT) | set(MODEL_TEMPLATE_CONTEXT), key=len, reverse=True))
+    + r")\b"
+)
 # GitHub Actions, Azure DevOps and Azure ML use ${{ ... }} expressions of their own.
 FOREIGN_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
 
@@ -48,16 +54,38 @@ def without_known_text(text: str, answers: dict) -> str:
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_no_template_tag_is_left_in_any_file(bake, bake_case):
+    """Every file but the model template, which the project keeps as a template on purpose."""
     project = bake(bake_case.id)
     leftovers = []
     for relative in sorted(project_files(project)):
+        if relative.startswith(f"{MODEL_TEMPLATE}/"):
+            continue
         text = without_known_text(
             (project / relative).read_text(encoding="utf-8"), bake_case.answers
         )
         for number, line in enumerate(text.splitlines(), start=1):
-            if any(marker in FOREIGN_EXPRESSION.sub("", line) for marker in TEMPLATE_MARKERS):
+            line = FOREIGN_EXPRESSION.sub("", line)
+            if any(marker in line for marker in JINJA_MARKERS) or TEMPLATE_VARIABLE.search(line):
                 leftovers.append(f"{relative}:{number}: {line.strip()}")
     assert leftovers == []
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_the_model_template_is_copied_as_it_is_with_the_project_answers(baked_project, bake_case):
+    """The project's copy of the model template renders later models as the template does: its
+    files are the template's own, and its cookiecutter.json carries the project's answers."""
+    project, answers = baked_project(bake_case.id).path, baked_project(bake_case.id).answers
+    for relative in sorted(MODEL_TEMPLATE_FILES - {f"{MODEL_TEMPLATE}/cookiecutter.json"}):
+        assert (project / relative).read_bytes() == (TEMPLATE_DIR / relative).read_bytes(), relative
+    context = json.loads((project / MODEL_TEMPLATE / "cookiecutter.json").read_text("utf-8"))
+    assert context["_project"] == {
+        "name": answers["project_name"],
+        "slug": answers["project_slug"],
+        "description": answers["description"],
+        "python_version": answers["python_version"],
+        "compute_name": answers["compute_name"],
+    }
+    assert set(context) == set(MODEL_TEMPLATE_CONTEXT)
 
 
 def parse(path: Path):
@@ -75,11 +103,13 @@ def parse(path: Path):
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_every_structured_file_parses(bake, bake_case):
+    """All but the model template's model folder: models/model1 is that folder, rendered."""
     project = bake(bake_case.id)
+    unrendered = project / MODEL_TEMPLATE / MODEL_DIR_TEMPLATE.name
     structured = [
         p
         for p in sorted(project.rglob("*"))
-        if p.suffix in (".yml", ".yaml", ".toml", ".json", ".py")
+        if p.suffix in (".yml", ".yaml", ".toml", ".json", ".py") and unrendered not in p.parents
     ]
     assert structured, "a bake without YAML/TOML/JSON/Python files cannot be right"
     for path in structured:

@@ -1,7 +1,8 @@
-"""CI/CD in the generated project, for every `ci_provider` choice: the exact files; every workflow
-and pipeline valid against its schema; no zizmor finding; and the flow the YAML encodes (triggers,
-permissions, environments, pinned actions, sign-in, the make targets and mlops commands it runs),
-read from the parsed YAML."""
+"""CI/CD in the generated project, for every `ci_provider` choice: the exact files; every workflow,
+action and pipeline valid against its schema; no zizmor finding; and the flow the YAML encodes
+(triggers, permissions, environments, pinned actions, sign-in, the make targets and mlops commands
+it runs, per model), read from the YAML as the providers compile it. How the flow handles a second
+model is in test_models.py."""
 
 from __future__ import annotations
 
@@ -17,14 +18,32 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ci_pipelines import (
+    Job,
+    all_keys,
+    all_steps,
+    jobs_of,
+    load_pipeline,
+    load_workflow,
+    local_path,
+    make_calls,
+    make_targets,
+    pipeline_files,
+    run_steps,
+    runs_make,
+    script_of,
+    step_index,
+    steps_of,
+    uses_action,
+    uses_login,
+    workflows,
+)
 from ci_providers import CI_FILES_BY_PROVIDER, is_ci_file
 from hook_modules import pre_gen
 from locations import TEMPLATE_DIR, TEST_DATA_DIR
 from matrix import SUPPORTED, TEMPLATE_CONTEXT
 
 DEFAULT_CI_PROVIDER = TEMPLATE_CONTEXT["ci_provider"]
-
-
 CI_PROVIDERS = list(pre_gen.CI_PROVIDERS)
 PINNED_ACTIONS = {
     name: entry
@@ -52,11 +71,12 @@ FLOW_TARGETS = {
     "deploy-production",
 }
 AZURE_TARGETS = FLOW_TARGETS - {"setup", "lint", "test", "validate"}
-MAKE_CALL = re.compile(r"(?<![\w./$-])make[ \t]+([^\n;&|]+)")
+MODEL_TARGETS = AZURE_TARGETS
 MLOPS_CALL = re.compile(r"(?<![\w./-])mlops[ \t]+([a-z][\w-]*)")
-SHELL_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
-TEMPLATE_PARAMETER = re.compile(r"\$\{\{\s*parameters\.(\w+)\s*\}\}")
 SWALLOWED_FAILURE = re.compile(r"\|\|\s*(true|:)(\s|$)")
+ACTION_FILE = ".github/actions/setup/action.yml"
+# Extras of the generated pyproject.toml a CI/CD job may install.
+EXTRAS = {"cli", "ops", "dev"}
 
 
 def tool(name: str) -> str:
@@ -96,163 +116,22 @@ def azure_devops_project(request, bake) -> Path:
     return bake(bake_id_for(request.param))
 
 
-# --- GitHub Actions: reading workflows ---------------------------------------------------------
+def all_jobs(project: Path) -> list[Job]:
+    """Every job of every workflow, as the workflows that GitHub starts run them."""
+    callers = [name for name, flow in workflows(project).items() if not only_called(flow)]
+    return [job for name in callers for job in jobs_of(project, name)]
 
 
-def load_workflow(path: Path) -> dict:
-    workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
-    # YAML 1.1 (PyYAML) reads GitHub's key `on` as the boolean True.
-    if True in workflow:
-        workflow["on"] = workflow.pop(True)
-    return workflow
-
-
-def workflows(project: Path) -> dict[str, dict]:
-    return {p.name: load_workflow(p) for p in sorted((project / ".github/workflows").glob("*.yml"))}
-
-
-def uses_login(job: dict) -> bool:
-    return any(step.get("uses", "").startswith("azure/login@") for step in job.get("steps", []))
-
-
-def called_workflow(project: Path, job: dict) -> dict | None:
-    """The reusable workflow a job calls from this repository, if it calls one."""
-    target = job.get("uses")
-    if target is None:
-        return None
-    assert target.startswith(("$/", "./")), f"reusable workflow from elsewhere: {target}"
-    return load_workflow(project / target[2:])
-
-
-def run_steps(workflow: dict):
-    """(job id, step, environment) of every `run:` step, with the workflow, job and step env."""
-    for job_id, job in workflow["jobs"].items():
-        for step in job.get("steps", []):
-            if "run" in step:
-                env = {**workflow.get("env", {}), **job.get("env", {}), **step.get("env", {})}
-                yield job_id, step, env
-
-
-def step_index(steps: list, predicate) -> list[int]:
-    return [i for i, step in enumerate(steps) if predicate(step)]
-
-
-def runs_make(target: str):
-    return lambda step: target in make_targets(step.get("run", ""), step.get("env", {}))
-
-
-# --- Azure DevOps: reading pipelines with their templates expanded -----------------------------
-
-
-def expand_templates(node, here: Path):
-    """The pipeline as Azure DevOps compiles it: each `- template:` item replaced by the template's
-    stages, jobs or steps, with its parameters checked against the template's declaration."""
-    if isinstance(node, list):
-        expanded = []
-        for item in node:
-            if isinstance(item, dict) and set(item) in ({"template"}, {"template", "parameters"}):
-                expanded.extend(
-                    expand_template(here.parent / item["template"], item.get("parameters", {}))
-                )
-            else:
-                expanded.append(expand_templates(item, here))
-        return expanded
-    if isinstance(node, dict):
-        return {key: expand_templates(value, here) for key, value in node.items()}
-    return node
-
-
-def expand_template(path: Path, arguments: dict) -> list:
-    text = path.read_text(encoding="utf-8")
-    declared = {p["name"]: p for p in yaml.safe_load(text).get("parameters", [])}
-    unknown = set(arguments) - set(declared)
-    assert not unknown, f"{path.name} has no parameter {sorted(unknown)}"
-    values = {}
-    for name, declaration in declared.items():
-        assert name in arguments or "default" in declaration, f"{path.name} needs {name}"
-        value = arguments.get(name, declaration.get("default"))
-        allowed = declaration.get("values")
-        if allowed is not None and not str(value).startswith(("$(", "${{")):
-            assert value in allowed, f"{path.name}: {name}={value!r} is not one of {allowed}"
-        values[name] = value
-    document = yaml.safe_load(TEMPLATE_PARAMETER.sub(lambda m: str(values[m[1]]), text))
-    bodies = [document[key] for key in ("stages", "jobs", "steps") if key in document]
-    assert len(bodies) == 1, f"{path.name} must hold exactly one of stages, jobs, steps"
-    return expand_templates(bodies[0], path)
-
-
-def load_pipeline(path: Path) -> dict:
-    return expand_templates(yaml.safe_load(path.read_text(encoding="utf-8")), path)
-
-
-def all_steps(node):
-    """Every step of a (expanded) pipeline, stage, job or deployment strategy, in order."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "steps" and isinstance(value, list):
-                yield from value
-            else:
-                yield from all_steps(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from all_steps(item)
-
-
-def all_keys(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key
-            yield from all_keys(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from all_keys(item)
-
-
-def script_of(step: dict) -> str:
-    if "bash" in step or "script" in step:
-        return step.get("bash", step.get("script"))
-    if step.get("task", "").startswith("AzureCLI@"):
-        return step["inputs"]["inlineScript"]
-    return ""
-
-
-def pipeline_files(project: Path) -> list[Path]:
-    return sorted((project / ".azure-pipelines").glob("*.yml"))
-
-
-# --- commands the YAML runs ------------------------------------------------------------------
-
-
-def make_calls(script: str, env: dict) -> list[list[str]]:
-    """Each `make ...` command of a shell script as its arguments, with the step's environment
-    variables written in (so `make "$MAKE_TARGET"` names the target it runs)."""
-
-    def value_of(match: re.Match) -> str:
-        name = match[1] or match[2]
-        return str(env[name]) if name in env else match[0]
-
-    calls = []
-    for line in script.splitlines():
-        for match in MAKE_CALL.finditer(line):
-            calls.append(shlex.split(SHELL_VARIABLE.sub(value_of, match[1]), comments=True))
-    return calls
-
-
-def make_targets(script: str, env: dict) -> set[str]:
-    return {
-        arg
-        for call in make_calls(script, env)
-        for arg in call
-        if "=" not in arg and not arg.startswith("-")
-    }
+def only_called(workflow: dict) -> bool:
+    return set(workflow["on"]) == {"workflow_call"}
 
 
 def ci_make_calls(project: Path) -> list[list[str]]:
     """Every make command of every workflow and pipeline of the project."""
     calls = []
     if (project / ".github").is_dir():
-        for workflow in workflows(project).values():
-            for _, step, env in run_steps(workflow):
+        for job in all_jobs(project):
+            for step, env in run_steps(project, job):
                 calls.extend(make_calls(step["run"], env))
     if (project / ".azure-pipelines").is_dir():
         for path in pipeline_files(project):
@@ -309,9 +188,15 @@ def test_pipelines_run_the_whole_flow_with_make_targets_and_mlops_commands_that_
         assert re.search(rf"^{variable}\s*[?:+]?=", makefile, re.MULTILINE), (
             f"Makefile has no {variable}"
         )
+    for call in calls:
+        assert set(call) & MODEL_TARGETS == set() or any(a.startswith("MODEL=") for a in call), (
+            f"a model's target without MODEL=: {call}"
+        )
+        extras = [a.split("=", 1)[1] for a in call if a.startswith("EXTRAS=")]
+        assert set(extras) <= EXTRAS, call
     mlops_called = set()
     for target in sorted(targets):
-        dry_run = run_tool(["make", "--dry-run", target], cwd=project)
+        dry_run = run_tool(["make", "--dry-run", target, "MODEL=model1"], cwd=project)
         assert dry_run.returncode == 0, f"make {target}: {dry_run.stderr}"
         mlops_called |= set(MLOPS_CALL.findall(dry_run.stdout))
     assert mlops_called, "the Azure targets run no mlops command"
@@ -325,6 +210,9 @@ def test_github_files_pass_their_schemas(github_project):
     checker = tool("check-jsonschema")
     workflow_files = sorted((github_project / ".github/workflows").glob("*.yml"))
     result = run_tool([checker, "--builtin-schema", "vendor.github-workflows", *workflow_files])
+    assert result.returncode == 0, result.stdout + result.stderr
+    action = github_project / ACTION_FILE
+    result = run_tool([checker, "--builtin-schema", "vendor.github-actions", action])
     assert result.returncode == 0, result.stdout + result.stderr
     dependabot = github_project / ".github/dependabot.yml"
     result = run_tool([checker, "--builtin-schema", "vendor.dependabot", dependabot])
@@ -363,26 +251,31 @@ def test_zizmor_finds_nothing(github_project):
 
 
 def test_zizmor_audits_every_workflow(github_project, tmp_path):
-    """A copy whose checkouts keep their credentials: zizmor must flag it in every workflow."""
+    """A copy whose checkouts keep their credentials: zizmor must flag every workflow with one."""
     copy = tmp_path / ".github"
     shutil.copytree(github_project / ".github", copy)
+    checking_out = set()
     for path in (copy / "workflows").glob("*.yml"):
-        text = path.read_text(encoding="utf-8")
-        without = re.sub(r"\n +with:\n +persist-credentials: false", "", text)
-        assert without != text, f"{path.name} has no checkout with persist-credentials: false"
-        path.write_text(without, encoding="utf-8")
+        workflow = load_workflow(path)
+        for job in workflow["jobs"].values():
+            for step in job.get("steps", []):
+                if uses_action("actions/checkout")(step):
+                    assert step["with"].pop("persist-credentials") is False, path.name
+                    checking_out.add(path.name)
+        path.write_text(yaml.safe_dump(workflow, sort_keys=False), encoding="utf-8")
+    assert checking_out
     flagged = {
         Path(location["symbolic"]["key"]["Local"]["verbatim_path"]).name
         for finding in zizmor_findings(copy)
         if finding["ident"] == "artipacked"
         for location in finding["locations"]
     }
-    assert flagged == {p.name for p in (copy / "workflows").glob("*.yml")}
+    assert flagged == checking_out
 
 
 def test_workflow_triggers(github_project):
     flows = workflows(github_project)
-    assert set(flows) == {"ci.yml", "train.yml", "deploy.yml"}
+    assert set(flows) == {"ci.yml", "train.yml", "deploy.yml", "rollout.yml"}
 
     ci = flows["ci.yml"]["on"]
     assert {"pull_request", "push", "workflow_call"} <= set(ci)
@@ -391,154 +284,233 @@ def test_workflow_triggers(github_project):
     train = flows["train.yml"]["on"]
     assert set(train) == {"push", "workflow_dispatch"}
     assert train["push"]["branches"] == ["main"]
-    assert {"models/**", "aml/**", "sample-data/**"} <= set(train["push"]["paths"])
+    shared = {"aml/**", "mlops/**", "sample-data/**", "pyproject.toml"}
+    assert {"models/**"} | shared <= set(train["push"]["paths"])
+    assert train["workflow_dispatch"]["inputs"]["model"]["required"] is True
 
     deploy = flows["deploy.yml"]["on"]
     assert set(deploy) == {"workflow_call", "workflow_dispatch"}
-    assert deploy["workflow_dispatch"]["inputs"]["model"]["required"] is True
-    assert deploy["workflow_call"]["inputs"]["model"]["required"] is False
+    assert {name for name, i in deploy["workflow_dispatch"]["inputs"].items() if i["required"]} == {
+        "model",
+        "version",
+    }
+    assert deploy["workflow_call"]["inputs"]["model"]["required"] is True
+    assert deploy["workflow_call"]["inputs"]["version"]["required"] is False
+
+    rollout = flows["rollout.yml"]["on"]
+    assert set(rollout) == {"workflow_call"}
+    assert set(rollout["workflow_call"]["inputs"]) == {"model", "version", "stage"}
+
+
+def test_local_workflows_and_actions_are_called_with_the_self_repository_syntax(github_project):
+    for name, workflow in workflows(github_project).items():
+        for job in workflow["jobs"].values():
+            uses = [job.get("uses", "")] + [s.get("uses", "") for s in job.get("steps", [])]
+            for target in uses:
+                if "@" not in target and target:
+                    assert target.startswith("$/"), f"{name}: {target}"
+                    assert local_path(github_project, target).is_file(), f"{name}: {target}"
+
+
+def permissions_needed(project: Path, workflow_name: str) -> dict:
+    """The permissions the jobs of a workflow need, those of the workflows it calls included."""
+    needed: dict = {}
+    for job in load_workflow(project / ".github/workflows" / workflow_name)["jobs"].values():
+        if "uses" in job:
+            needed |= permissions_needed(project, local_path(project, job["uses"]).name)
+        else:
+            needed |= job["permissions"]
+    return needed
 
 
 def test_permissions_grant_nothing_but_what_each_job_needs(github_project):
     for name, workflow in workflows(github_project).items():
         assert workflow["permissions"] == {}, name
         for job_id, job in workflow["jobs"].items():
-            callee = called_workflow(github_project, job)
-            if callee is None:
-                expected = {"contents": "read"}
-                if uses_login(job):
-                    expected["id-token"] = "write"
+            if "uses" in job:
+                callee = local_path(github_project, job["uses"]).name
+                expected = permissions_needed(github_project, callee)
             else:
-                expected = {}
-                for called_job in callee["jobs"].values():
-                    expected |= called_job["permissions"]
+                expected = {"contents": "read"}
+                if uses_login(github_project, job):
+                    expected["id-token"] = "write"
             assert job["permissions"] == expected, f"{name}: {job_id}"
 
 
 def test_azure_sign_in_is_oidc_from_variables_only(github_project):
     logins = 0
-    for name, workflow in workflows(github_project).items():
+    for name in workflows(github_project):
         text = (github_project / ".github/workflows" / name).read_text(encoding="utf-8")
         assert "secrets." not in text, name
-        for job in workflow["jobs"].values():
-            for step in job.get("steps", []):
-                if step.get("uses", "").startswith("azure/login@"):
-                    logins += 1
-                    assert step["with"] == {
-                        "client-id": "${{ vars.AZURE_CLIENT_ID }}",
-                        "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
-                        "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
-                    }
-            if uses_login(job):
-                for setting in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP"):
-                    assert job["env"][setting] == f"${{{{ vars.{setting} }}}}"
-                assert job["env"]["AZUREML_WORKSPACE_NAME"] == "${{ vars.AZUREML_WORKSPACE_NAME }}"
+    for job in all_jobs(github_project):
+        for step in steps_of(github_project, job.body):
+            if uses_action("azure/login")(step):
+                logins += 1
+                assert step["with"] == {
+                    "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+                    "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+                    "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+                }
+        if uses_login(github_project, job.body):
+            for setting in (
+                "AZURE_SUBSCRIPTION_ID",
+                "AZURE_RESOURCE_GROUP",
+                "AZUREML_WORKSPACE_NAME",
+                "AZURE_CLIENT_ID",
+                "AZURE_TENANT_ID",
+            ):
+                assert job.env[setting] == f"${{{{ vars.{setting} }}}}", job.path
     assert logins
+
+
+def action_steps(project: Path) -> list[tuple[str, dict]]:
+    """(file, step) of every step of every workflow and of the local action."""
+    found = [
+        (name, step)
+        for name, workflow in workflows(project).items()
+        for job in workflow["jobs"].values()
+        for step in job.get("steps", [])
+    ]
+    action = yaml.safe_load((project / ACTION_FILE).read_text(encoding="utf-8"))
+    found += [(ACTION_FILE, step) for step in action["runs"]["steps"]]
+    return found
 
 
 def test_every_action_is_pinned_to_its_recorded_sha_with_its_version(github_project):
     used = set()
-    for name, workflow in workflows(github_project).items():
-        text = (github_project / ".github/workflows" / name).read_text(encoding="utf-8")
-        for job in workflow["jobs"].values():
-            if "uses" in job:
-                assert (github_project / job["uses"][2:]).is_file(), job["uses"]
-            for step in job.get("steps", []):
-                if "uses" not in step:
-                    continue
-                action, _, sha = step["uses"].partition("@")
-                assert action in PINNED_ACTIONS, f"{name}: {action} is not in pinned-actions.json"
-                pinned = PINNED_ACTIONS[action]
-                assert sha == pinned["sha"], f"{name}: {action}@{sha}"
-                assert f"uses: {step['uses']} # {pinned['tag']}\n" in text, f"{name}: {action}"
-                used.add(action)
+    for name, step in action_steps(github_project):
+        if "uses" not in step or step["uses"].startswith("$/"):
+            continue
+        path = github_project / (name if "/" in name else f".github/workflows/{name}")
+        action, _, sha = step["uses"].partition("@")
+        assert action in PINNED_ACTIONS, f"{name}: {action} is not in pinned-actions.json"
+        pinned = PINNED_ACTIONS[action]
+        assert sha == pinned["sha"], f"{name}: {action}@{sha}"
+        assert f"uses: {step['uses']} # {pinned['tag']}\n" in path.read_text("utf-8"), name
+        used.add(action)
     assert {"actions/checkout", "actions/setup-python", "azure/login"} <= used
 
 
-def test_checkouts_keep_no_credentials(github_project):
-    checkouts = 0
-    for name, workflow in workflows(github_project).items():
-        for job in workflow["jobs"].values():
-            for step in job.get("steps", []):
-                if step.get("uses", "").startswith("actions/checkout@"):
-                    checkouts += 1
-                    assert step["with"]["persist-credentials"] is False, name
-    assert checkouts
+def test_checkouts_keep_no_credentials_and_every_job_sets_up_through_the_action(github_project):
+    for job in all_jobs(github_project):
+        steps = job.body["steps"]
+        (checkout,) = step_index(steps, uses_action("actions/checkout"))
+        assert steps[checkout]["with"]["persist-credentials"] is False, job.path
+        setups = step_index(steps, lambda s: s.get("uses") == "$/.github/actions/setup")
+        assert len(setups) == 1 and setups[0] > checkout, job.path
+        assert steps[setups[0]]["with"]["extras"] in EXTRAS, job.path
 
 
 def test_no_expression_in_shell_and_no_failure_swallowed(github_project):
     for name, workflow in workflows(github_project).items():
         assert "continue-on-error" not in set(all_keys(workflow)), name
-        for job_id, step, _ in run_steps(workflow):
-            assert "${{" not in step["run"], f"{name}: {job_id}: {step['run']}"
-            assert not SWALLOWED_FAILURE.search(step["run"]), f"{name}: {job_id}"
+    action = yaml.safe_load((github_project / ACTION_FILE).read_text(encoding="utf-8"))
+    for step in [*action["runs"]["steps"], *[s for _, s in action_steps(github_project)]]:
+        if "run" in step:
+            assert "${{" not in step["run"], step["run"]
+            assert not SWALLOWED_FAILURE.search(step["run"]), step["run"]
 
 
-def test_training_runs_after_ci_signs_in_again_and_hands_over_to_deployment(github_project):
-    jobs = workflows(github_project)["train.yml"]["jobs"]
-    assert jobs["checks"]["uses"].endswith("/.github/workflows/ci.yml")
-    assert jobs["train"]["needs"] == "checks"
-    assert jobs["deploy"]["needs"] == "train"
-    assert jobs["deploy"]["uses"].endswith("/.github/workflows/deploy.yml")
-    assert jobs["train"]["concurrency"]["cancel-in-progress"] is False
+def jobs_by_path(project: Path, workflow: str) -> dict[str, Job]:
+    return {job.path: job for job in jobs_of(project, workflow)}
 
-    steps = jobs["train"]["steps"]
-    logins = step_index(steps, lambda s: s.get("uses", "").startswith("azure/login@"))
+
+def test_models_of_a_run_come_from_mlops_and_feed_the_matrices(github_project):
+    jobs = load_workflow(github_project / ".github/workflows/train.yml")["jobs"]
+    models = jobs["models"]
+    (select,) = [s for s in models["steps"] if "run" in s]
+    assert shlex.split(select["run"])[:4] == ["python", "-m", "mlops", "models"]
+    assert select["run"].endswith('>> "$GITHUB_OUTPUT"')
+    assert select["env"]["SELECTION"] == "${{ inputs.model || 'changed' }}"
+    assert select["env"]["BEFORE"] == "${{ github.event.before }}"
+    assert models["outputs"]["models"] == f"${{{{ steps.{select['id']}.outputs.models }}}}"
+    assert models["steps"][0]["with"]["fetch-depth"] == 0, "the commit before the push is needed"
+    for job_id in ("train", "deploy"):
+        assert jobs[job_id]["strategy"]["matrix"] == {
+            "model": "${{ fromJSON(needs.models.outputs.models) }}"
+        }
+        assert jobs[job_id]["strategy"]["fail-fast"] is False, "one model's failure stops no other"
+
+
+def test_training_runs_after_ci_per_model_signs_in_again_and_hands_over_to_deployment(
+    github_project,
+):
+    jobs = load_workflow(github_project / ".github/workflows/train.yml")["jobs"]
+    assert jobs["checks"]["uses"] == "$/.github/workflows/ci.yml"
+    assert set(jobs["train"]["needs"]) == {"checks", "models"}
+    assert set(jobs["deploy"]["needs"]) == {"models", "train"}
+    assert jobs["deploy"]["uses"] == "$/.github/workflows/deploy.yml"
+    assert jobs["deploy"]["with"] == {"model": "${{ matrix.model }}"}
+    train = jobs["train"]
+    assert train["concurrency"] == {
+        "group": "train-${{ matrix.model }}",
+        "cancel-in-progress": False,
+    }
+    assert train["env"]["MODEL"] == "${{ matrix.model }}"
+
+    steps = train["steps"]
+    logins = step_index(steps, uses_action("azure/login"))
     (apply,) = step_index(steps, runs_make("apply"))
-    (train,) = step_index(steps, runs_make("train-remote"))
+    (train_step,) = step_index(steps, runs_make("train-remote"))
     (register,) = step_index(steps, runs_make("register"))
-    assert logins[0] < apply < train < register
-    assert any(train < login < register for login in logins), "no new sign-in after training"
+    assert logins[0] < apply < train_step < register
+    assert any(train_step < login < register for login in logins), "no new sign-in after training"
     assert all("if" not in steps[i] for i in logins), "a sign-in must not be skipped"
+    for index in (apply, train_step, register):
+        (call,) = make_calls(steps[index]["run"], {})
+        assert call[1:] == ["MODEL=$MODEL"], call
 
     uploads = {
         step["with"]["name"]: step["with"]["path"]
         for step in steps
-        if step.get("uses", "").startswith("actions/upload-artifact@")
+        if uses_action("actions/upload-artifact")(step)
     }
-    assert uploads == {"run-metadata": "outputs/run.json", "model-metadata": "outputs/model.json"}
+    assert uploads == {
+        "run-metadata-${{ matrix.model }}": "outputs/${{ matrix.model }}/run.json",
+        "model-metadata-${{ matrix.model }}": "outputs/${{ matrix.model }}/model.json",
+    }
 
 
 def test_deployment_goes_to_staging_then_production_through_environments(github_project):
-    jobs = workflows(github_project)["deploy.yml"]["jobs"]
-    assert set(jobs) == {"staging", "production"}
-    assert jobs["production"]["needs"] == "staging"
-    groups = set()
-    for environment, job in jobs.items():
-        assert job["environment"] == environment
-        assert job["concurrency"]["cancel-in-progress"] is False
-        groups.add(job["concurrency"]["group"])
-        assert job["env"]["MODEL"] == "${{ inputs.model }}"
-        steps = job["steps"]
-        (rollout,) = step_index(steps, runs_make(f"deploy-{environment}"))
-        assert ["make", f"deploy-{environment}", "MODEL=$MODEL"] == shlex.split(
-            steps[rollout]["run"]
+    deploy = load_workflow(github_project / ".github/workflows/deploy.yml")["jobs"]
+    assert set(deploy) == {"staging", "production"}
+    assert deploy["production"]["needs"] == "staging"
+    for stage, job in deploy.items():
+        assert job["uses"] == "$/.github/workflows/rollout.yml"
+        assert job["with"] == {
+            "model": "${{ inputs.model }}",
+            "version": "${{ inputs.version }}",
+            "stage": stage,
+        }
+
+    jobs = jobs_by_path(github_project, "deploy.yml")
+    assert list(jobs) == [
+        "deploy.yml:staging/rollout.yml:rollout",
+        "deploy.yml:production/rollout.yml:rollout",
+    ]
+    for stage, job in zip(("staging", "production"), jobs.values(), strict=True):
+        body = job.body
+        assert body["environment"] == stage
+        assert body["concurrency"] == {
+            "group": f"deploy-{stage}-${{{{ inputs.model }}}}",
+            "cancel-in-progress": False,
+        }
+        assert job.env["MODEL"] == "${{ inputs.model }}"
+        assert job.env["MODEL_REF"] == "${{ inputs.version }}"
+        steps = body["steps"]
+        (rollout,) = step_index(
+            steps, lambda s, env=job.env: "run" in s and make_targets(s["run"], env)
         )
-        (download,) = step_index(
-            steps, lambda s: s.get("uses", "").startswith("actions/download-artifact@")
-        )
-        assert steps[download]["with"] == {"name": "model-metadata", "path": "outputs"}
-        assert steps[download]["if"] == "${{ inputs.model == '' }}"
-        login = step_index(steps, lambda s: s.get("uses", "").startswith("azure/login@"))
-        assert login and login[-1] < rollout
-    assert len(groups) == 2, "staging and production need concurrency groups of their own"
-
-
-def assert_script_checks_model_reference(script: str, variable: str, refused: tuple[str, ...]):
-    """The shell script tests $variable against a NAME:VERSION pattern and exits 2 otherwise."""
-    check = re.search(rf'"\${variable}" =~ (\S+) \]\]', script)
-    assert check and "exit 2" in script
-    pattern = re.compile(check[1])
-    assert pattern.fullmatch("churn-model:3")
-    for bad in refused:
-        assert not pattern.fullmatch(bad), bad
-
-
-def test_on_demand_model_reference_is_checked_before_anything_runs(github_project):
-    first_step = workflows(github_project)["deploy.yml"]["jobs"]["staging"]["steps"][0]
-    assert_script_checks_model_reference(
-        first_step["run"], "MODEL", ("churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2", ":3")
-    )
+        (call,) = make_calls(steps[rollout]["run"], {"STAGE": job.env["STAGE"]})
+        assert call == [f"deploy-{stage}", "MODEL=$MODEL", "MODEL_REF=$MODEL_REF"]
+        (download,) = step_index(steps, uses_action("actions/download-artifact"))
+        assert steps[download]["with"] == {
+            "name": "model-metadata-${{ inputs.model }}",
+            "path": "outputs/${{ inputs.model }}",
+        }
+        assert steps[download]["if"] == "${{ inputs.version == '' }}"
+        login = step_index(steps, uses_action("azure/login"))
+        assert login and download < login[-1] < rollout
 
 
 def test_dependabot_keeps_actions_and_python_dependencies_current(github_project):
@@ -589,36 +561,71 @@ def test_pipeline_triggers(azure_devops_project):
     assert ci["pr"]["branches"]["include"] == ["*"]
     train_deploy = yaml.safe_load((folder / "train-deploy.yml").read_text(encoding="utf-8"))
     assert train_deploy["trigger"]["branches"]["include"] == ["main"]
-    assert {"models", "aml", "sample-data"} <= set(train_deploy["trigger"]["paths"]["include"])
+    shared = {"models", "aml", "mlops", "sample-data", "pyproject.toml"}
+    assert shared <= set(train_deploy["trigger"]["paths"]["include"])
     assert train_deploy["pr"] == "none"
-    (model,) = train_deploy["parameters"]
-    assert model["name"] == "model" and model["type"] == "string"
+    parameters = {p["name"]: p for p in train_deploy["parameters"]}
+    assert set(parameters) == {"model", "version"}
+    assert (parameters["model"]["default"], parameters["version"]["default"]) == ("changed", "new")
 
 
-def test_stages_train_then_deploy_to_staging_then_production(azure_devops_project):
-    pipeline = load_pipeline(azure_devops_project / ".azure-pipelines/train-deploy.yml")
-    stages = {stage["stage"]: stage for stage in pipeline["stages"]}
-    assert list(stages) == ["CI", "Train", "DeployStaging", "DeployProduction"]
-    assert stages["Train"]["dependsOn"] == "CI"
-    assert stages["DeployStaging"]["dependsOn"] == "Train"
-    assert stages["DeployProduction"]["dependsOn"] == "DeployStaging"
-    assert all("condition" in stage for stage in stages.values())
+def stages_of(project: Path) -> dict[str, dict]:
+    pipeline = load_pipeline(project / ".azure-pipelines/train-deploy.yml")
+    return {stage["stage"]: stage for stage in pipeline["stages"]}
 
-    def targets(stage):
-        return [
-            target
-            for step in all_steps(stage)
-            for target in sorted(make_targets(script_of(step), step.get("env", {})))
-        ]
 
-    assert targets(stages["CI"]) == ["setup", "lint", "test", "validate"]
-    assert targets(stages["Train"]) == ["setup", "apply", "train-remote", "register"]
-    for stage_id, environment in (("DeployStaging", "staging"), ("DeployProduction", "production")):
-        (job,) = stages[stage_id]["jobs"]
+def stage_targets(stage: dict) -> list[str]:
+    return [
+        target
+        for step in all_steps(stage)
+        for target in sorted(make_targets(script_of(step), step.get("env", {})))
+    ]
+
+
+def model_stage_ids(model: str) -> tuple[str, str, str]:
+    stage_id = model.replace("-", "_")
+    return f"Train_{stage_id}", f"DeployStaging_{stage_id}", f"DeployProduction_{stage_id}"
+
+
+def check_model_stages(stages: dict[str, dict], model: str) -> None:
+    """One model's stages: train, then staging, then production, each only for that model."""
+    train, staging, production = (stages[stage_id] for stage_id in model_stage_ids(model))
+    listed = f"contains(dependencies.Models.outputs['Select.models.list'], ',{model},')"
+    assert train["dependsOn"] == "Models"
+    assert (
+        listed in train["condition"]
+        and "eq(variables['modelVersion'], 'new')" in train["condition"]
+    )
+    assert staging["dependsOn"] == ["Models", train["stage"]]
+    assert listed in staging["condition"]
+    assert production["dependsOn"] == staging["stage"]
+    assert production["condition"] == "succeeded()"
+    assert stage_targets(train) == ["setup", "apply", "train-remote", "register"]
+    for stage, environment in ((staging, "staging"), (production, "production")):
+        (job,) = stage["jobs"]
         assert job["environment"] == environment, "a deployment job bound to its environment"
         assert "runOnce" in job["strategy"]
-        assert targets(stages[stage_id]) == ["setup", f"deploy-{environment}"]
-        assert stages[stage_id]["lockBehavior"] == "sequential"
+        assert stage_targets(stage) == ["setup", f"deploy-{environment}"]
+        assert stage["lockBehavior"] == "sequential"
+    for stage in (train, staging, production):
+        for step in all_steps(stage):
+            for call in make_calls(script_of(step), step.get("env", {})):
+                if set(call) & MODEL_TARGETS:
+                    assert f"MODEL={model}" in call, call
+
+
+def test_stages_ci_then_models_then_each_models_train_staging_production(azure_devops_project):
+    stages = stages_of(azure_devops_project)
+    assert list(stages) == ["CI", "Models", *model_stage_ids("model1")]
+    assert stage_targets(stages["CI"]) == ["setup", "lint", "test", "validate"]
+    assert stages["Models"]["dependsOn"] == "CI"
+    (select,) = [s for s in all_steps(stages["Models"]) if "mlops models" in script_of(s)]
+    assert shlex.split(select["bash"])[:4] == ["python", "-m", "mlops", "models"]
+    assert "--format azure-devops" in select["bash"] and select["name"] == "models"
+    assert select["env"] == {"SELECTION": "${{ parameters.model }}"}
+    (checkout,) = [s for s in all_steps(stages["Models"]) if "checkout" in s]
+    assert str(checkout["fetchDepth"]) == "2", "the commit before is needed to tell what changed"
+    check_model_stages(stages, "model1")
 
 
 def test_azure_commands_run_in_azure_cli_tasks_through_the_service_connection(
@@ -650,7 +657,7 @@ def test_pipeline_settings_match_the_workspace_spec_and_the_setup_page(azure_dev
     workspace = yaml.safe_load((azure_devops_project / "aml/workspace.yml").read_text("utf-8"))
     assert variables["AZURE_RESOURCE_GROUP"] == workspace["resource_group"]
     assert variables["AZUREML_WORKSPACE_NAME"] == workspace["name"]
-    assert variables["modelToDeploy"] == "${{ parameters.model }}"
+    assert variables["modelVersion"] == "${{ parameters.version }}"
     setup_page = (azure_devops_project / "docs/ci-cd-azure-devops.md").read_text(encoding="utf-8")
     assert f"\nSERVICE_CONNECTION={variables['serviceConnection']}\n" in setup_page
     assert f"\nRESOURCE_GROUP={workspace['resource_group']}\n" in setup_page
@@ -670,20 +677,23 @@ def test_tests_are_published_as_junit(azure_devops_project):
 
 
 def test_training_keeps_metadata_and_deployment_reads_it(azure_devops_project):
-    pipeline = load_pipeline(azure_devops_project / ".azure-pipelines/train-deploy.yml")
-    stages = {stage["stage"]: stage for stage in pipeline["stages"]}
+    stages = stages_of(azure_devops_project)
+    train, staging, production = (stages[stage_id] for stage_id in model_stage_ids("model1"))
     published = {
         s["inputs"]["artifact"]: s["inputs"]["targetPath"]
-        for s in all_steps(stages["Train"])
+        for s in all_steps(train)
         if s.get("task") == "PublishPipelineArtifact@1"
     }
-    assert published == {"run-metadata": "outputs/run.json", "model-metadata": "outputs/model.json"}
-    for stage_id in ("DeployStaging", "DeployProduction"):
-        steps = list(all_steps(stages[stage_id]))
+    assert published == {
+        "run-metadata-model1": "outputs/model1/run.json",
+        "model-metadata-model1": "outputs/model1/model.json",
+    }
+    for stage in (staging, production):
+        steps = list(all_steps(stage))
         assert {"download": "none"} in steps, "no implicit download of every artifact"
         (download,) = [s for s in steps if s.get("task") == "DownloadPipelineArtifact@2"]
-        assert download["inputs"]["artifactName"] == "model-metadata"
-        assert download["inputs"]["targetPath"] == "$(Build.SourcesDirectory)/outputs"
+        assert download["inputs"]["artifactName"] == "model-metadata-model1"
+        assert download["inputs"]["targetPath"] == "$(Build.SourcesDirectory)/outputs/model1"
 
 
 def test_no_step_may_fail_quietly(azure_devops_project):
@@ -705,12 +715,17 @@ def test_no_step_may_fail_quietly(azure_devops_project):
                 assert step["persistCredentials"] == "false"
 
 
-def test_model_reference_is_checked_before_make_sees_it(azure_devops_project):
-    template = azure_devops_project / ".azure-pipelines/templates/azure-make.yml"
-    (task,) = expand_template(template, {"displayName": "x", "target": "deploy-staging"})
-    assert_script_checks_model_reference(
-        task["inputs"]["inlineScript"],
-        "MODEL_REFERENCE",
-        ("new", "churn-model", "x:1; curl evil", "$(id):1", "a:1 b:2"),
-    )
-    assert task["env"] == {"MAKE_TARGET": "deploy-staging", "MODEL_REFERENCE": "new"}
+def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_project):
+    stages = stages_of(azure_devops_project)
+    (task,) = [
+        step
+        for step in all_steps(stages[model_stage_ids("model1")[1]])
+        if "deploy-staging" in make_targets(script_of(step), step.get("env", {}))
+    ]
+    assert task["env"] == {
+        "MAKE_TARGET": "deploy-staging",
+        "MODEL": "model1",
+        "MODEL_VERSION": "$(modelVersion)",
+    }
+    (call,) = make_calls(script_of(task), {})
+    assert call == ["$MAKE_TARGET", "MODEL=$MODEL", "MODEL_REF=$MODEL_VERSION"]

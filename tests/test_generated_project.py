@@ -27,9 +27,10 @@ MAY_SKIP = {"test_workspace_flow", "test_console_script"}
 
 
 def outcomes_by_module(junit_report: Path) -> dict[str, set[str]]:
+    """Outcomes by test module, as its dotted path (models.model1.tests.test_train)."""
     outcomes: dict[str, set[str]] = {}
     for case in ElementTree.parse(junit_report).getroot().iter("testcase"):
-        module = case.get("classname", "").split(".")[-1]
+        module = case.get("classname", "")
         if case.find("failure") is not None or case.find("error") is not None:
             outcome = "failed"
         elif case.find("skipped") is not None:
@@ -43,16 +44,16 @@ def outcomes_by_module(junit_report: Path) -> dict[str, set[str]]:
 def assert_passed_except_skips_in(junit_report: Path, may_skip: set[str]) -> dict[str, set[str]]:
     outcomes = outcomes_by_module(junit_report)
     for module, seen in outcomes.items():
-        allowed = {"passed", "skipped"} if module in may_skip else {"passed"}
+        allowed = {"passed", "skipped"} if module.split(".")[-1] in may_skip else {"passed"}
         assert seen <= allowed, f"{module}: {sorted(seen)}"
     return outcomes
 
 
-@pytest.mark.parametrize(
-    "bake_case", [b for b in SUPPORTED if b.runs_project_tests], ids=lambda b: b.id
-)
-def test_generated_project_tests_pass(bake, project_python, tmp_path, bake_case):
-    project = working_copy(bake(bake_case.id), tmp_path)
+def test_generated_project_tests_pass_with_a_second_model(
+    two_model_project, project_python, tmp_path
+):
+    """Every model's tests (training on the sample data, scoring over HTTP) and the mlops tests."""
+    project = working_copy(two_model_project.path, tmp_path)
     report = tmp_path / "report.xml"
     run(
         [project_python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"],
@@ -60,9 +61,10 @@ def test_generated_project_tests_pass(bake, project_python, tmp_path, bake_case)
         env=project_env(project_python),
     )
     outcomes = assert_passed_except_skips_in(report, MAY_SKIP)
-    assert {"test_train", "test_score", "test_validate", "test_dry_run", "test_rollout"} <= set(
-        outcomes
-    )
+    assert {"tests.test_validate", "tests.test_dry_run", "tests.test_rollout"} <= set(outcomes)
+    for model in ("model1", two_model_project.second_model):
+        for module in ("test_train", "test_score"):
+            assert f"models.{model}.tests.{module}" in outcomes, sorted(outcomes)
 
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
@@ -100,4 +102,4 @@ def test_quickstart_demo_installs_trains_scores_and_passes_its_tests(tmp_path):
         env=project_env(python),
     )
     outcomes = assert_passed_except_skips_in(report, {"test_workspace_flow"})
-    assert outcomes["test_console_script"] == {"passed"}
+    assert outcomes["tests.test_console_script"] == {"passed"}

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from hook_modules import post_gen, pre_gen
-from local_extensions import SLUG_FALLBACK, as_literal, azure_name, folder_name, project_slug
+from hook_modules import model_pre_gen, post_gen, pre_gen
+from local_extensions import shared
 from locations import DOCS_DIR
 from matrix import TEMPLATE_CONTEXT
 
@@ -152,8 +152,8 @@ def test_regions_match_the_documented_naming_rules():
         ("Prévision des ventes", "prevision-des-ventes"),
         ("  --Churn__Model--  ", "churn-model"),
         ("2026 forecast", "ml-2026-forecast"),
-        ("!!!", SLUG_FALLBACK),
-        ("", SLUG_FALLBACK),
+        ("!!!", shared.SLUG_FALLBACK),
+        ("", shared.SLUG_FALLBACK),
         ("{{ 7*7 }}", "ml-7-7"),
         (
             "Predictive maintenance of wind turbine gearboxes",
@@ -163,13 +163,13 @@ def test_regions_match_the_documented_naming_rules():
     ],
 )
 def test_project_slug_filter_always_yields_a_valid_slug(name, slug):
-    assert project_slug(name) == slug
+    assert shared.project_slug(name) == slug
     assert pre_gen.check_project_slug(slug) is None
 
 
 def test_azure_name_cuts_without_dangling_dash():
-    assert azure_name("customer-churn-model", 15) == "customer-churn"
-    assert azure_name("abc", 10) == "abc"
+    assert shared.azure_name("customer-churn-model", 15) == "customer-churn"
+    assert shared.azure_name("abc", 10) == "abc"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ def test_azure_name_cuts_without_dangling_dash():
     ],
 )
 def test_folder_name_is_the_slug_or_one_safe_name(slug, folder):
-    assert folder_name(slug) == folder
+    assert shared.folder_name(slug) == folder
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_folder_name_is_the_slug_or_one_safe_name(slug, folder):
 def test_as_literal_renders_to_the_text_itself(text):
     from jinja2 import Environment
 
-    assert Environment().from_string(as_literal(text)).render() == text
+    assert Environment().from_string(shared.as_literal(text)).render() == text
 
 
 @pytest.mark.parametrize(
@@ -211,3 +211,15 @@ def test_post_gen_removes_unselected_ci_provider(tmp_path, provider, kept, remov
     post_gen.remove_paths(tmp_path, post_gen.PATHS_REMOVED_BY_CI_PROVIDER[provider])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
     assert not any((tmp_path / folder).exists() for folder in removed)
+
+
+@pytest.mark.parametrize("name", ["model1", "churn", "upsell-v2", "a", "m" * 16, "x1-y2"])
+def test_model_rule_accepts(name):
+    assert model_pre_gen.check_model(name) is None
+
+
+@pytest.mark.parametrize(
+    "name", ["", "Model1", "1model", "model_1", "model-", "a--b", "m" * 17, "mödel", "a/b", ".."]
+)
+def test_model_rule_refuses_with_a_reason(name):
+    assert model_pre_gen.check_model(name).startswith("must be ")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import project_env, run
-from hook_modules import pre_gen
+from hook_modules import model_pre_gen, pre_gen
 from matrix import SUPPORTED
 
 
@@ -57,7 +57,7 @@ def test_dry_runs_carry_the_answers(baked_project, project_python, bake_case):
     job = trained["requests"][0]["body"]["properties"]
     assert job["computeId"] == compute_name
     assert job["experimentName"] == answers["experiment_name"]
-    assert job["environmentId"] == f"{answers['project_slug']}-train-env@latest"
+    assert job["environmentId"] == f"{answers['project_slug']}-model1-train-env@latest"
 
 
 def name_rules_of_mlops(project: Path) -> dict[str, str]:
@@ -71,10 +71,11 @@ def name_rules_of_mlops(project: Path) -> dict[str, str]:
     raise AssertionError("mlops/validate.py has no NAME_RULES")
 
 
-def test_mlops_checks_names_by_the_same_rules_as_the_hook(default_project):
+def test_mlops_checks_names_by_the_same_rules_as_the_hooks(default_project):
     assert name_rules_of_mlops(default_project) == {
         "compute": pre_gen.COMPUTE_PATTERN,
         "endpoint": pre_gen.ENDPOINT_PATTERN,
         "asset": pre_gen.ASSET_PATTERN,
         "experiment": pre_gen.EXPERIMENT_PATTERN,
+        "model": model_pre_gen.MODEL_PATTERN,
     }

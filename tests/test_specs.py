@@ -22,6 +22,7 @@ from azure.ai.ml import (
 )
 
 from conftest import BakedProject, project_env, run
+from expected_files import MODEL_TEMPLATE
 from matrix import SUPPORTED
 
 SCHEMA_URL = re.compile(
@@ -40,8 +41,9 @@ LOADERS_BY_KIND: dict[str, Callable] = {
 }
 
 # Folders that hold Azure ML YAML: each YAML file there is a spec, except the conda files.
-SPEC_FOLDERS = ("aml", "models/model1/aml_config", "models/model1/deployment")
-MODEL_DIR = "models/model1"
+MODEL = "model1"
+MODEL_DIR = f"models/{MODEL}"
+SPEC_FOLDERS = ("aml", f"{MODEL_DIR}/aml_config", f"{MODEL_DIR}/deployment")
 TRAINING_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 TRAINING_COMMAND_START = (
     "python train.py --data-path ${{inputs.training_data}} --output-dir ${{outputs.model_output}}"
@@ -66,7 +68,13 @@ def schema_kind(spec: Path) -> str | None:
 
 
 def yaml_files(project: Path) -> list[Path]:
-    return sorted(p for p in project.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    """The project's YAML files, but those of its model template (a template, not specs)."""
+    template = project / MODEL_TEMPLATE
+    return sorted(
+        p
+        for p in project.rglob("*")
+        if p.suffix in (".yml", ".yaml") and p.is_file() and template not in p.parents
+    )
 
 
 def relative(path: Path, project: Path) -> str:
@@ -137,8 +145,13 @@ def check_compute(compute, spec: Path, project: BakedProject) -> None:
     assert answers["project_name"] in compute.description
 
 
+def training_environment_name(project: BakedProject) -> str:
+    return f"{project.answers['project_slug']}-{MODEL}-train-env"
+
+
 def check_training_environment(environment, spec: Path, project: BakedProject) -> None:
-    assert environment.name == f"{project.answers['project_slug']}-train-env"
+    assert environment.name == training_environment_name(project)
+    assert environment.tags == {"project": project.answers["project_slug"], "model": MODEL}
     assert environment.image == TRAINING_IMAGE
     assert environment.conda_file == conda_file(project, "train-conda.yml")
     assert project.answers["project_name"] in environment.description
@@ -183,7 +196,8 @@ def check_cluster_training_job(job, spec: Path, project: BakedProject) -> None:
     slug = project.answers["project_slug"]
     data = registered(job.inputs["training_data"].path, spec, "inputs", "training_data", "path")
     assert data == f"{slug}-sample-data@latest"
-    assert registered(job.environment, spec, "environment") == f"{slug}-train-env@latest"
+    environment = registered(job.environment, spec, "environment")
+    assert environment == f"{training_environment_name(project)}@latest"
     assert registered(job.compute, spec, "compute") == project.answers["compute_name"]
 
 
@@ -215,7 +229,7 @@ def check_online_deployment(deployment, spec: Path, project: BakedProject) -> No
 CHECKS_BY_SPEC: dict[str, Callable] = {
     "aml/workspace.yml": check_workspace,
     "aml/compute.yml": check_compute,
-    "aml/environment.yml": check_training_environment,
+    f"{MODEL_DIR}/aml_config/environment.yml": check_training_environment,
     "aml/data.yml": check_data,
     f"{MODEL_DIR}/aml_config/train-local.yml": check_local_training_job,
     f"{MODEL_DIR}/aml_config/train-amlcompute.yml": check_cluster_training_job,

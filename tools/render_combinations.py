@@ -29,7 +29,9 @@ def render() -> str:
         "# Supported and refused option combinations",
         "",
         "Generated from `tests/matrix.py` by `python tools/render_combinations.py`; the test suite",
-        "bakes every row. Options not named keep their defaults.",
+        "bakes every row. Options not named keep their defaults. Every supported bake has its exact",
+        "file set, its specs, its CI/CD, `mlops validate`, the dry runs and the project's lint",
+        "checked; the generated project's own suite runs where the last column says so.",
         "",
         "## Supported",
         "",
@@ -37,7 +39,7 @@ def render() -> str:
         "|---|---|---|",
     ]
     for bake in SUPPORTED:
-        runs = "yes" if bake.runs_project_tests else "lint, specs and files only"
+        runs = "yes, with a second model added" if bake.runs_project_tests else "no"
         lines.append(f"| {bake.id} | {answers_cell(bake.answers)} | {runs} |")
     lines += [
         "",

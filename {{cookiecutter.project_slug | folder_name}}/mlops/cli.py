@@ -16,8 +16,10 @@ MODEL_LIST_FORMATS = {
     "json": json.dumps,
     "github": lambda names: "models=" + json.dumps(names),
     # One output variable; stages test it with contains(..., ',<model>,').
-    "azure-devops": lambda names: "##vso[task.setvariable variable=list;isOutput=true],"
-    + "".join(f"{name}," for name in names),
+    "azure-devops": lambda names: (
+        "##vso[task.setvariable variable=list;isOutput=true],"
+        + "".join(f"{name}," for name in names)
+    ),
 }
 DRY_RUN = click.option(
     "--dry-run",

@@ -135,9 +135,7 @@ def add_to_azure_pipeline(root: Path, name: str) -> None:
         return
     text = path.read_text(encoding="utf-8")
     entry = (
-        f"  - template: {AZURE_MODEL_STAGES}\n"
-        f"    parameters:\n"
-        f"      model: {json.dumps(name)}\n"
+        f"  - template: {AZURE_MODEL_STAGES}\n    parameters:\n      model: {json.dumps(name)}\n"
     )
     updated = text.rstrip("\n") + "\n" + entry
     if pipeline_models(updated) != [*pipeline_models(text), name]:
