@@ -2,29 +2,37 @@
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
 DEMO_DIR := build/demo
 DEMO_PROJECT := $(DEMO_DIR)/customer-churn
 
-.PHONY: venv demo test lint clean
+.PHONY: venv demo test test-fast lint clean
 
 $(VENV_PYTHON): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade "pip>=25.1"
-	$(VENV_PYTHON) -m pip install --quiet --group dev
+	$(VENV_PYTHON) -m pip install --quiet --group bootstrap
+	$(UV) pip install --quiet --python $(VENV_PYTHON) --group dev
 	touch $(VENV_PYTHON)
 
 venv: $(VENV_PYTHON)
 
 # Bake a project with the default answers, then train it locally and score the sample request
 # through a real local inference server.
+# The project's `make setup` uses the uv of the template's environment (on the PATH here).
 demo: $(VENV_PYTHON)
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	$(PYTHON) -m venv $(DEMO_PROJECT)/.venv
-	$(MAKE) -C $(DEMO_PROJECT) setup train-local score-local PYTHON=.venv/bin/python
+	$(UV) venv --quiet $(DEMO_PROJECT)/.venv
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(MAKE) -C $(DEMO_PROJECT) setup train-local score-local \
+		PYTHON=.venv/bin/python
 
 test: $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pytest -n auto
+
+# For inner loops: no installs, no registry, no run of a generated project's whole suite.
+test-fast: $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pytest -n auto -m "not slow"
 
 # The model template's support files and hooks are the template's own code; the model files in it
 # are linted again in every bake, by the generated project's rules.

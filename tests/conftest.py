@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import venv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,15 +88,18 @@ def venv_python(venv_dir: Path) -> Path:
     return venv_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def uv() -> Path:
+    """The uv installed beside the interpreter running the tests (the template's dev group)."""
+    return Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
+
+
 def create_project_venv(venv_dir: Path, project: Path) -> Path:
     """A virtual environment with the project's `dev` dependencies, but not the project itself:
     tests run each bake's own code from its folder."""
-    venv.create(venv_dir, with_pip=True, clear=True)
+    run([uv(), "venv", "--quiet", "--python", sys.executable, venv_dir], cwd=project)
     python = venv_python(venv_dir)
-    run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], cwd=project)
-    run([python, "-m", "pip", "install", "--quiet", f"{project}[dev]"], cwd=project)
-    slug = project.name
-    run([python, "-m", "pip", "uninstall", "--quiet", "--yes", slug], cwd=project)
+    run([uv(), "pip", "install", "--quiet", "--python", python, f"{project}[dev]"], cwd=project)
+    run([uv(), "pip", "uninstall", "--quiet", "--python", python, project.name], cwd=project)
     return python
 
 

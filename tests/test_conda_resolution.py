@@ -5,7 +5,6 @@ ML loads in the scoring environment)."""
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from conftest import run
+from conftest import run, uv
 from hook_modules import pre_gen
 from matrix import SUPPORTED
 
@@ -27,10 +26,9 @@ for bake_case in SUPPORTED:
         bake_case.answers.get("python_version", PYTHON_VERSIONS[0]), bake_case.id
     )
 
-# The Azure ML base images run Ubuntu 22.04 (glibc 2.35) on x86_64. pip does not widen a
-# manylinux_2_N platform to older glibc versions by itself, so every compatible one is listed.
-TARGET_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(35, 16, -1)]
-TARGET_PLATFORMS.append("manylinux2014_x86_64")
+# The Azure ML base images run Ubuntu 22.04 (glibc 2.35) on x86_64: uv resolves for that platform
+# (manylinux_2_35 and every older manylinux).
+TARGET_PLATFORM = "x86_64-manylinux_2_35"
 
 # Not compared: the training image's mlflow-skinny (azureml-mlflow caps it at 3.15.0) and the local
 # full mlflow (its SQLite store needs SQLAlchemy; full mlflow 3.15.0 caps pandas below 3).
@@ -73,36 +71,40 @@ def test_conda_python_is_the_answer(bake, python_version, conda_file):
     assert pythons == [f"python={python_version}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conda_file", CONDA_FILES)
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
 def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tmp_path):
+    """The pip list resolves against the registry for the image's Python and platform, with
+    wheels only (the image builds nothing), and resolves to exactly its pins."""
     environment = conda_environment(bake(BAKE_ID_BY_PYTHON[python_version]), conda_file)
     requirements = pip_requirements(environment)
-    pins(requirements, conda_file)  # fails on a line that is not pinned
+    pinned = pins(requirements, conda_file)  # fails on a line that is not pinned
     requirements_file = tmp_path / "requirements.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
-    platform_options = [option for p in TARGET_PLATFORMS for option in ("--platform", p)]
-    run(
+    resolved = run(
         [
-            sys.executable,
-            "-m",
+            uv(),
             "pip",
-            "install",
-            "--dry-run",
-            "--ignore-installed",
+            "compile",
             "--quiet",
-            "--disable-pip-version-check",
-            "--only-binary=:all:",
-            "--implementation",
-            "cp",
+            "--no-header",
+            "--no-annotate",
+            "--only-binary",
+            ":all:",
             "--python-version",
             python_version,
-            *platform_options,
-            "-r",
+            "--python-platform",
+            TARGET_PLATFORM,
             requirements_file,
         ],
         cwd=tmp_path,
+    ).stdout
+    versions = dict(
+        (canonicalize_name(name), version)
+        for name, _, version in (line.partition("==") for line in resolved.splitlines())
     )
+    assert {name: versions.get(name) for name in pinned} == pinned
 
 
 def pyproject_pins(project: Path) -> dict[str, str]:

@@ -13,27 +13,67 @@ from conftest import project_env, run
 from hook_modules import model_pre_gen, pre_gen
 from matrix import SUPPORTED
 
+# Runs several mlops commands in one interpreter of the project's environment (azure-ai-ml takes
+# seconds to import), each through click as the console script runs it.
+COMMANDS_DRIVER = """
+import json, sys
+from click.testing import CliRunner
+from mlops.cli import main
+results = []
+for args in json.loads(sys.argv[1]):
+    run = CliRunner().invoke(main, args)
+    results.append({"exit_code": run.exit_code, "stdout": run.stdout, "stderr": run.stderr})
+print(json.dumps(results))
+"""
+DRY_RUNS = (
+    ("validate",),
+    ("apply", "aml/compute.yml", "--dry-run"),
+    ("train", "models/model1/aml_config/train-amlcompute.yml", "--dry-run"),
+)
 
-def mlops(project: Path, project_python: Path, *args: object):
-    return run([project_python, "-m", "mlops", *args], cwd=project, env=project_env(project_python))
 
-
-@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
-def test_validate_passes_on_a_fresh_bake(bake, project_python, bake_case):
-    result = mlops(bake(bake_case.id), project_python, "validate")
-
-    assert result.stdout == ""
-    assert "no problems" in result.stderr
-
-
-@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
-def test_dry_runs_carry_the_answers(baked_project, project_python, bake_case):
-    project, answers = baked_project(bake_case.id).path, baked_project(bake_case.id).answers
-    compute_name = answers["compute_name"]
-
-    applied = json.loads(
-        mlops(project, project_python, "apply", "aml/compute.yml", "--dry-run").stdout
+def mlops_commands(project: Path, project_python: Path, commands) -> list[dict]:
+    result = run(
+        [project_python, "-c", COMMANDS_DRIVER, json.dumps([list(args) for args in commands])],
+        cwd=project,
+        env=project_env(project_python),
     )
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def offline_commands(baked_project, project_python):
+    """bake id -> (answers, the results of DRY_RUNS in that bake), each bake's run once."""
+    results = {}
+
+    def of(bake_id: str):
+        if bake_id not in results:
+            project = baked_project(bake_id)
+            results[bake_id] = (
+                project.answers,
+                mlops_commands(project.path, project_python, DRY_RUNS),
+            )
+        return results[bake_id]
+
+    return of
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_validate_passes_on_a_fresh_bake(offline_commands, bake_case):
+    _, (validated, *_) = offline_commands(bake_case.id)
+
+    assert validated["exit_code"] == 0, validated
+    assert validated["stdout"] == ""
+    assert "no problems" in validated["stderr"]
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_dry_runs_carry_the_answers(offline_commands, bake_case):
+    answers, (_, applied, trained) = offline_commands(bake_case.id)
+    compute_name = answers["compute_name"]
+    assert applied["exit_code"] == trained["exit_code"] == 0, (applied, trained)
+
+    applied = json.loads(applied["stdout"])
     (compute,) = applied["requests"]
     assert compute["resource"] == f"computes/{compute_name}"
     assert compute["body"]["properties"]["properties"]["vmSize"] == answers["vm_size"]
@@ -45,16 +85,7 @@ def test_dry_runs_carry_the_answers(baked_project, project_python, bake_case):
         "workspace_name": None,
     }
 
-    trained = json.loads(
-        mlops(
-            project,
-            project_python,
-            "train",
-            "models/model1/aml_config/train-amlcompute.yml",
-            "--dry-run",
-        ).stdout
-    )
-    job = trained["requests"][0]["body"]["properties"]
+    job = json.loads(trained["stdout"])["requests"][0]["body"]["properties"]
     assert job["computeId"] == compute_name
     assert job["experimentName"] == answers["experiment_name"]
     assert job["environmentId"] == f"{answers['project_slug']}-model1-train-env@latest"
