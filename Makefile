@@ -1,5 +1,7 @@
 # The two commands of the README's Quickstart, and what they need.
-PYTHON ?= python3
+# The newest Python of this machine that the template's tools support (3.11 to 3.14).
+PYTHON ?= $(or $(shell for python in python3.14 python3.13 python3.12; do \
+	$$python -c '' 2>/dev/null && echo $$python && break; done),python3)
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
@@ -23,7 +25,7 @@ venv: $(VENV_PYTHON)
 demo: $(VENV_PYTHON)
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
-	$(UV) venv --quiet $(DEMO_PROJECT)/.venv
+	$(UV) venv --quiet --python "$$(cat $(DEMO_PROJECT)/.python-version)" $(DEMO_PROJECT)/.venv
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(MAKE) -C $(DEMO_PROJECT) setup train-local score-local \
 		PYTHON=.venv/bin/python
 

@@ -94,9 +94,10 @@ def uv() -> Path:
 
 
 def create_project_venv(venv_dir: Path, project: Path) -> Path:
-    """A virtual environment with the project's `dev` dependencies, but not the project itself:
-    tests run each bake's own code from its folder."""
-    run([uv(), "venv", "--quiet", "--python", sys.executable, venv_dir], cwd=project)
+    """A virtual environment of the project's Python with its `dev` dependencies, but not the
+    project itself: tests run each bake's own code from its folder."""
+    python_version = (project / ".python-version").read_text(encoding="utf-8").strip()
+    run([uv(), "venv", "--quiet", "--python", python_version, venv_dir], cwd=project)
     python = venv_python(venv_dir)
     run([uv(), "pip", "install", "--quiet", "--python", python, f"{project}[dev]"], cwd=project)
     run([uv(), "pip", "uninstall", "--quiet", "--python", python, project.name], cwd=project)
@@ -108,7 +109,8 @@ def project_python(default_project):
     """The python of one environment shared by every generated project in this and later sessions;
     rebuilt when the generated pyproject.toml's dependencies change."""
     pyproject = (default_project / "pyproject.toml").read_bytes()
-    key = hashlib.sha256(pyproject + sys.version.encode()).hexdigest()[:16]
+    python_version = (default_project / ".python-version").read_bytes()
+    key = hashlib.sha256(pyproject + python_version).hexdigest()[:16]
     venv_dir = PROJECT_VENVS / key
     ready_marker = venv_dir / ".ready"
     PROJECT_VENVS.mkdir(parents=True, exist_ok=True)
