@@ -18,6 +18,7 @@ COMMON_FILES = frozenset(
     aml/environment.yml
     aml/workspace.yml
     docs/mlops.md
+    docs/scoring.md
     mlops/__init__.py
     mlops/__main__.py
     mlops/apply.py
@@ -48,17 +49,21 @@ COMMON_FILES = frozenset(
     models/model1/serve_local.py
     models/model1/tests/conftest.py
     models/model1/tests/test_score.py
+    models/model1/tests/test_score_properties.py
     models/model1/tests/test_train.py
     models/model1/train.py
     tests/conftest.py
     tests/live/test_workspace_flow.py
     tests/test_azure_commands.py
+    tests/test_bench_score.py
     tests/test_console_script.py
     tests/test_dry_run.py
     tests/test_gate_and_metadata.py
     tests/test_rollout.py
     tests/test_validate.py
     tests/test_workspace.py
+    tools/bench_score.py
+    tools/noop_score.py
     """.split()
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import joblib
 import pandas as pd
@@ -14,6 +15,8 @@ from jsonschema import Draft4Validator
 from openapi_spec_validator import OpenAPIV2SpecValidator
 from werkzeug.test import EnvironBuilder
 
+MODEL_CODE_DIR = Path(__file__).resolve().parents[1]
+README = MODEL_CODE_DIR.parents[1] / "README.md"
 ROW = {
     "tenure_months": 5,
     "monthly_charges": 79.5,
@@ -188,6 +191,19 @@ def test_swagger_json_is_an_openapi_2_document_of_the_models_fields(
     score = swagger["paths"]["/score"]["post"]
     for status in ("400", "405", "413", "500"):
         assert score["responses"][status]["schema"] == {"$ref": "#/definitions/Error"}
+
+
+def test_the_readme_shows_the_contract_the_server_publishes(serve_local, scoring_url):
+    swagger = served_swagger(serve_local, scoring_url)
+    heading = f"### Scoring contract (models/{MODEL_CODE_DIR.name})"
+    section = README.read_text(encoding="utf-8").split(heading, 1)[1].split("\n#", 1)[0]
+    (row_line,) = [line for line in section.splitlines() if line.startswith("| row |")]
+    fields = swagger["definitions"]["Row"]["properties"]
+    for kind in ("number", "string"):
+        names = ", ".join(f"`{name}`" for name, field in fields.items() if field["type"] == kind)
+        assert f"{kind}s {names}" in row_line
+    data = swagger["definitions"]["ScoringRequest"]["properties"]["data"]
+    assert f"{data['minItems']} to {data['maxItems']} rows" in section
 
 
 def test_swagger_json_describes_the_real_request_answer_and_error(
