@@ -184,6 +184,8 @@ def post(target: Target) -> float:
         response = connection.getresponse()
         answer = response.read()
         elapsed = time.perf_counter() - started
+    except (OSError, http.client.HTTPException) as exc:
+        raise BenchError(f"{target.name} did not answer: {exc!r}") from None
     finally:
         connection.close()
     if response.status != 200:

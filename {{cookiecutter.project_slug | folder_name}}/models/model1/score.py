@@ -31,7 +31,7 @@ from azureml.contrib.services.aml_response import AMLResponse
 
 MODEL_FILE = "model.onnx"
 SWAGGER_FILE = "swagger.json"
-SERVER_DEFAULT_APP_ROOT = "/var/azureml-app"
+SERVER_DEFAULT_APP_ROOT = "/var/azureml-app"  # where azmlinfsrv looks without AML_APP_ROOT
 MAX_BATCH_ROWS = 1000
 # A thousand rows of this model take about 250 kB; the rest leaves room for fields it ignores.
 MAX_BODY_BYTES = 4 * 1024 * 1024
