@@ -11,6 +11,7 @@ from matrix import TEMPLATE_CONTEXT
 MODEL_FILES = frozenset(
     """
     .amlignore
+    README.md
     model.mk
     train.py
     score.py
@@ -24,6 +25,7 @@ MODEL_FILES = frozenset(
     deployment/sample-request.json
     tests/conftest.py
     tests/test_score.py
+    tests/test_score_properties.py
     tests/test_train.py
     """.split()
 )
@@ -56,6 +58,7 @@ SHARED_FILES = frozenset(
     aml/workspace.yml
     docs/adding-a-model.md
     docs/mlops.md
+    docs/scoring.md
     mlops/__init__.py
     mlops/__main__.py
     mlops/apply.py
@@ -78,12 +81,15 @@ SHARED_FILES = frozenset(
     tests/conftest.py
     tests/live/test_workspace_flow.py
     tests/test_azure_commands.py
+    tests/test_bench_score.py
     tests/test_console_script.py
     tests/test_dry_run.py
     tests/test_gate_and_metadata.py
     tests/test_rollout.py
     tests/test_validate.py
     tests/test_workspace.py
+    tools/bench_score.py
+    tools/noop_score.py
     tools/serve_local.py
     """.split()
 )

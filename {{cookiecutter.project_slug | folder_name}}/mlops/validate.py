@@ -61,9 +61,11 @@ NAMED_FIELDS = {
 }
 # Fields whose string value names a local file or folder, relative to the spec.
 PATH_FIELDS = {"code", "conda_file", "path", "component"}
-# What a pickled model needs to load: pinned alike in pyproject.toml (local training) and in every
-# conda file (training and scoring in Azure ML). Dependabot bumps only pyproject.toml.
-MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib")
+# What trains and exports a model (scikit-learn ... onnx) and what serves its model.onnx
+# (onnxruntime, numpy): pinned alike in pyproject.toml (local training and tests) and in every
+# conda file that lists them (training and scoring in Azure ML). Dependabot bumps only
+# pyproject.toml.
+MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib", "skl2onnx", "onnx", "onnxruntime", "numpy")
 PYPROJECT = "pyproject.toml"
 # A conda (not pip) dependency: [channel::]name, then "=V", "==V" or " V" (and a build) for a pin.
 CONDA_PACKAGE = re.compile(r"(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<spec>.*)")

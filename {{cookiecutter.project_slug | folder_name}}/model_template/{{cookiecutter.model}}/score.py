@@ -1,13 +1,19 @@
 """Scoring script for the Azure ML inference server (online endpoint and ``azmlinfsrv``).
 
 Request:  POST /score  {"data": [{"tenure_months": 5, "monthly_charges": 79.5, ...}, ...]}
-Response: 200 {"predictions": [1, ...], "probabilities": [0.73, ...]}  (probability of churn)
-Errors:   400 {"error": "..."} when the body is not what the model needs (names the row and field),
-          405 for a method other than POST, 500 {"error": "..."} when scoring itself fails.
+          at most MAX_BATCH_ROWS rows and MAX_BODY_BYTES bytes
+Response: 200 {"predictions": [1, ...], "probabilities": [0.73, ...]}  (probability of class 1)
+Errors:   {"error": "..."} with 400 when the body is not what the model needs (the message names the
+          row and field), 405 for a method other than POST, 413 for a body over the size limit,
+          500 when scoring itself fails.
 
-The expected fields come from the trained pipeline itself: the columns of its "numeric" step must
-be numbers, those of its "categorical" step strings (an unseen category is accepted: one-hot
-encoding ignores it). Other fields of a row are ignored.
+The model is ``model.onnx``, the pipeline train.py exported, run with onnxruntime: serving loads no
+pickle and needs no scikit-learn. The expected fields are the model's inputs: a float input is a
+number field, a string input a text field (an unseen category is accepted: one-hot encoding
+ignores it). Other fields of a row are ignored.
+
+``init()`` writes that contract as ``swagger.json`` into the server's app root, from where
+azmlinfsrv serves it at ``GET /swagger.json``.
 """
 
 from __future__ import annotations
@@ -18,26 +24,43 @@ import math
 import os
 from pathlib import Path
 
-import joblib
-import pandas as pd
+import numpy as np
+import onnxruntime
 from azureml.contrib.services.aml_request import AMLRequest, rawhttp
 from azureml.contrib.services.aml_response import AMLResponse
 
-MODEL_FILE = "model.pkl"
+MODEL_FILE = "model.onnx"
+SWAGGER_FILE = "swagger.json"
+SERVER_DEFAULT_APP_ROOT = "/var/azureml-app"  # where azmlinfsrv looks without AML_APP_ROOT
 MAX_BATCH_ROWS = 1000
-FIELD_KINDS_BY_STEP = {"numeric": "number", "categorical": "string"}
+# A thousand rows of this model take about 250 kB; the rest leaves room for fields it ignores.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+READ_CHUNK_BYTES = 256 * 1024
+# The model computes in 32-bit floats: a larger number would become infinite.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+FIELD_KIND_BY_INPUT_TYPE = {"tensor(float)": "number", "tensor(string)": "string"}
+FEED_DTYPE_BY_KIND = {"number": np.float32, "string": object}
+LABEL_OUTPUT, PROBABILITIES_OUTPUT = "label", "probabilities"
+PREVIEW_CHARS = 40
 
 logger = logging.getLogger(__name__)
-model = None
+session: onnxruntime.InferenceSession | None = None
 field_kinds: dict[str, str] = {}
 
 
 class BadRequest(Exception):
     """The request cannot be scored; the message says why."""
 
+    status = 400
+
+
+class BodyTooLarge(BadRequest):
+    status = 413
+
 
 def find_model_file(model_dir: Path) -> Path:
-    """``model.pkl`` in ``model_dir``, or in exactly one of its sub-folders (a registered model)."""
+    """``model.onnx`` in ``model_dir`` or in exactly one of its sub-folders (a registered model)."""
     direct = model_dir / MODEL_FILE
     if direct.is_file():
         return direct
@@ -51,23 +74,163 @@ def find_model_file(model_dir: Path) -> Path:
     )
 
 
-def expected_fields(pipeline) -> dict[str, str]:
-    """Input field -> "number" or "string", read from the pipeline's preprocessing step."""
+def load_session(model_file: Path) -> onnxruntime.InferenceSession:
+    options = onnxruntime.SessionOptions()
+    # A request is a few rows: one thread answers sooner than a pool, and leaves the other cores
+    # to the server's other workers.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(
+        str(model_file), options, providers=["CPUExecutionProvider"]
+    )
+
+
+def expected_fields(model: onnxruntime.InferenceSession) -> dict[str, str]:
+    """Input field -> "number" or "string", read from the model's inputs."""
     kinds = {}
-    for step_name, _, columns in pipeline.named_steps["preprocess"].transformers_:
-        if step_name in FIELD_KINDS_BY_STEP:
-            kinds.update(dict.fromkeys(columns, FIELD_KINDS_BY_STEP[step_name]))
+    for model_input in model.get_inputs():
+        if model_input.type not in FIELD_KIND_BY_INPUT_TYPE:
+            raise TypeError(
+                f"model input {model_input.name} is a {model_input.type}; score.py feeds "
+                f"{' and '.join(FIELD_KIND_BY_INPUT_TYPE)} inputs"
+            )
+        kinds[model_input.name] = FIELD_KIND_BY_INPUT_TYPE[model_input.type]
     return kinds
 
 
+def field_schema(kind: str) -> dict:
+    if kind == "number":
+        return {
+            "type": "number",
+            "format": "float",
+            "minimum": -FLOAT32_MAX,
+            "maximum": FLOAT32_MAX,
+        }
+    return {"type": "string", "description": "a category; one the model has not seen is accepted"}
+
+
+def error_response(description: str) -> dict:
+    return {"description": description, "schema": {"$ref": "#/definitions/Error"}}
+
+
+def swagger(fields: dict[str, str]) -> dict:
+    """The OpenAPI 2 description of /score for a model with these input fields."""
+    return {
+        "swagger": "2.0",
+        "info": {
+            "title": os.environ.get("SERVICE_NAME", "ML service"),
+            "version": os.environ.get("SERVICE_VERSION", "1.0"),
+            "description": "Scores rows with the model; one prediction per row, in order.",
+        },
+        "consumes": ["application/json"],
+        "produces": ["application/json"],
+        "securityDefinitions": {
+            "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header"}
+        },
+        "paths": {
+            "/": {
+                "get": {
+                    "operationId": "ServiceHealthCheck",
+                    "responses": {"200": {"description": "Healthy", "schema": {"type": "string"}}},
+                }
+            },
+            "/score": {
+                "post": {
+                    "operationId": "RunMLService",
+                    "security": [{"Bearer": []}],
+                    "parameters": [
+                        {
+                            "name": "body",
+                            "in": "body",
+                            "required": True,
+                            "description": f"JSON, at most {MAX_BODY_BYTES} bytes",
+                            "schema": {"$ref": "#/definitions/ScoringRequest"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "one prediction per row, in the order of the rows",
+                            "schema": {"$ref": "#/definitions/ScoringResponse"},
+                        },
+                        "400": error_response(
+                            "the body is not JSON or not what the model needs; the message "
+                            "names the row and field, as in data[2].tenure_months"
+                        ),
+                        "405": error_response("a method other than POST"),
+                        "413": error_response(f"a body over {MAX_BODY_BYTES} bytes"),
+                        "500": error_response("scoring failed; the server log has the details"),
+                    },
+                }
+            },
+        },
+        "definitions": {
+            "Row": {
+                "type": "object",
+                "description": "the model's input fields; other fields are ignored",
+                "required": list(fields),
+                "properties": {name: field_schema(kind) for name, kind in fields.items()},
+            },
+            "ScoringRequest": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_BATCH_ROWS,
+                        "items": {"$ref": "#/definitions/Row"},
+                    }
+                },
+            },
+            "ScoringResponse": {
+                "type": "object",
+                "required": ["predictions", "probabilities"],
+                "properties": {
+                    "predictions": {
+                        "type": "array",
+                        "description": "the predicted class of each row",
+                        "items": {"type": "integer", "enum": [0, 1]},
+                    },
+                    "probabilities": {
+                        "type": "array",
+                        "description": "the probability of class 1 for each row",
+                        "items": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
+            },
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {"error": {"type": "string"}},
+            },
+        },
+    }
+
+
+def publish_swagger(document: dict) -> None:
+    """Write ``swagger.json`` where azmlinfsrv reads it once init() has returned: its app root,
+    AML_APP_ROOT (``azmlinfsrv`` sets it to its working folder unless it is set)."""
+    folder = Path(os.environ.get("AML_APP_ROOT", SERVER_DEFAULT_APP_ROOT))
+    target = folder / SWAGGER_FILE
+    # Written whole and then renamed: every worker runs init() and writes the same file.
+    partial = folder / f".{SWAGGER_FILE}.{os.getpid()}"
+    try:
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial.replace(target)
+    except OSError as exc:
+        logger.warning("Cannot write %s, so /swagger.json is not served: %s", target, exc)
+        partial.unlink(missing_ok=True)
+
+
 def init() -> None:
-    global model, field_kinds
+    global session, field_kinds
     model_dir = os.environ.get("AZUREML_MODEL_DIR")
     if not model_dir:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: it must name the model folder")
     model_file = find_model_file(Path(model_dir))
-    model = joblib.load(model_file)
-    field_kinds = expected_fields(model)
+    session = load_session(model_file)
+    field_kinds = expected_fields(session)
+    publish_swagger(swagger(field_kinds))
     logger.info("Loaded %s expecting fields %s", model_file, ", ".join(field_kinds))
 
 
@@ -85,20 +248,58 @@ def json_type(value: object) -> str:
     return "object"
 
 
+def preview(value: object) -> str:
+    """The value as a message shows it: short, and arrays and objects by their type alone."""
+    if isinstance(value, list | dict):
+        return json_type(value)
+    shown = format(value, ".15g") if isinstance(value, float) else json.dumps(value)
+    if len(shown) > PREVIEW_CHARS:
+        shown = shown[:PREVIEW_CHARS] + "..."
+    return f"{json_type(value)} {shown}"
+
+
 def check_field(row: dict, index: int, field: str, kind: str) -> None:
     where = f"data[{index}].{field}"
     if field not in row:
         raise BadRequest(f"{where} is missing")
     value = row[field]
     if json_type(value) != kind:
-        raise BadRequest(f"{where} must be a {kind}, got {json_type(value)} {json.dumps(value)}")
-    if kind == "number" and not math.isfinite(value):
-        raise BadRequest(f"{where} must be a finite number, got {value}")
+        raise BadRequest(f"{where} must be a {kind}, got {preview(value)}")
+    if kind == "number" and not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+        raise BadRequest(
+            f"{where} must be a finite number between -{FLOAT32_MAX:.8g} and "
+            f"{FLOAT32_MAX:.8g}, got {preview(value)}"
+        )
+    if kind == "string" and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequest(f"{where} must be text, got an unpaired surrogate escape") from None
 
 
-def parse_rows(body: bytes) -> pd.DataFrame:
+def read_body(request: AMLRequest) -> bytes:
+    """The body, at most MAX_BODY_BYTES. A larger one is refused once read to its end (up to
+    DRAIN_LIMIT_BYTES): a client still sending when the server answers and closes would get a
+    broken connection instead of the 413."""
+    declared = request.content_length or 0
+    chunks, size = [], 0
+    while declared <= DRAIN_LIMIT_BYTES and (chunk := request.stream.read(READ_CHUNK_BYTES)):
+        size += len(chunk)
+        if size <= MAX_BODY_BYTES:
+            chunks.append(chunk)
+        elif size > DRAIN_LIMIT_BYTES:
+            break
+    size = max(size, declared)
+    if size > MAX_BODY_BYTES:
+        raise BodyTooLarge(f"request body is {size} bytes; at most {MAX_BODY_BYTES}")
+    return b"".join(chunks)
+
+
+def parse_rows(body: bytes) -> list[dict]:
     try:
-        payload = json.loads(body)
+        # Integers as floats: json would refuse one of more than 4300 digits outright, and one
+        # of a few hundred would pass as a number that no float can hold.
+        payload = json.loads(body, parse_int=float)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -117,9 +318,17 @@ def parse_rows(body: bytes) -> pd.DataFrame:
             raise BadRequest(f"data[{index}] must be an object of fields, got {json_type(row)}")
         for field, kind in field_kinds.items():
             check_field(row, index, field, kind)
-    return pd.DataFrame(
-        [[row[field] for field in field_kinds] for row in rows], columns=[*field_kinds]
-    )
+    return rows
+
+
+def predict(rows: list[dict]) -> tuple[list[int], list[float]]:
+    """The predicted class and the probability of class 1 of each (checked) row."""
+    feeds = {
+        field: np.array([[row[field]] for row in rows], dtype=FEED_DTYPE_BY_KIND[kind])
+        for field, kind in field_kinds.items()
+    }
+    labels, probabilities = session.run([LABEL_OUTPUT, PROBABILITIES_OUTPUT], feeds)
+    return labels.tolist(), probabilities[:, 1].tolist()
 
 
 def json_response(status: int, body: dict, headers: dict[str, str] | None = None) -> AMLResponse:
@@ -135,18 +344,10 @@ def run(request: AMLRequest) -> AMLResponse:
             {"Allow": "POST"},
         )
     try:
-        rows = parse_rows(request.get_data())
-        probabilities = model.predict_proba(rows)[:, 1]
-        predictions = model.predict(rows)
+        predictions, probabilities = predict(parse_rows(read_body(request)))
     except BadRequest as exc:
-        return json_response(400, {"error": str(exc)})
+        return json_response(exc.status, {"error": str(exc)})
     except Exception:
         logger.exception("Scoring failed")
         return json_response(500, {"error": "scoring failed; the server log has the details"})
-    return json_response(
-        200,
-        {
-            "predictions": [int(label) for label in predictions],
-            "probabilities": [float(probability) for probability in probabilities],
-        },
-    )
+    return json_response(200, {"predictions": predictions, "probabilities": probabilities})

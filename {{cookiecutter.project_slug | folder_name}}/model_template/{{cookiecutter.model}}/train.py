@@ -1,8 +1,13 @@
 """Train the churn classifier on a folder of customer CSV files.
 
 Reads every ``*.csv`` in ``--data-path`` (or the one file it names), holds out a test split, fits a
-scikit-learn pipeline (scaling and one-hot encoding, then gradient boosting), logs parameters and
-held-out metrics to MLflow, and writes ``model.pkl`` and ``metrics.json`` to ``--output-dir``.
+scikit-learn pipeline (one-hot encoding, then gradient boosting), logs parameters and held-out
+metrics to MLflow, and writes to ``--output-dir``:
+
+- ``model.onnx``: the fitted pipeline exported with skl2onnx, one graph input per feature; score.py
+  serves it with onnxruntime and reads the request fields from its inputs;
+- ``model.pkl``: the same pipeline for scikit-learn (analysis, ``mlflow models serve``);
+- ``metrics.json``: the held-out metrics.
 
 MLflow tracking: inside an Azure ML job (or whenever ``MLFLOW_TRACKING_URI`` is set) the configured
 tracking server is used as it is. Otherwise runs go to ``<output-dir>/mlflow.db``; browse them with
@@ -27,13 +32,14 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder
 
 NUMERIC_FEATURES = ["tenure_months", "monthly_charges", "support_calls", "senior_citizen"]
 CATEGORICAL_FEATURES = ["contract", "internet_service", "payment_method"]
 TARGET = "churned"
 REQUIRED_COLUMNS = [*NUMERIC_FEATURES, *CATEGORICAL_FEATURES, TARGET]
 MODEL_FILE = "model.pkl"
+ONNX_MODEL_FILE = "model.onnx"
 METRICS_FILE = "metrics.json"
 LOCAL_TRACKING_DB = "mlflow.db"
 # Set by Azure ML in every job; azureml-mlflow then points MLflow at the workspace.
@@ -56,7 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output-dir",
         type=Path,
         default=Path("outputs"),
-        help="where model.pkl and metrics.json are written (default: outputs)",
+        help="where model.onnx, model.pkl and metrics.json are written (default: outputs)",
     )
     parser.add_argument("--n-estimators", type=positive_int, default=150, help="boosting stages")
     parser.add_argument("--max-depth", type=positive_int, default=2, help="depth of each tree")
@@ -139,9 +145,12 @@ def load_data(data_path: Path) -> pd.DataFrame:
 
 
 def build_pipeline(args: argparse.Namespace) -> Pipeline:
+    # Numbers go to the trees unscaled: trees do not need scaling, and a scaler computed in 32-bit
+    # floats by onnxruntime (64-bit in scikit-learn) moves values that sit on a split threshold to
+    # the other branch, so the exported model would disagree with this one on such rows.
     preprocess = ColumnTransformer(
         [
-            ("numeric", StandardScaler(), NUMERIC_FEATURES),
+            ("numeric", "passthrough", NUMERIC_FEATURES),
             ("categorical", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL_FEATURES),
         ]
     )
@@ -162,6 +171,20 @@ def evaluate(model: Pipeline, features: pd.DataFrame, labels: pd.Series) -> dict
         "roc_auc": float(roc_auc_score(labels, churn_probability)),
         "f1": float(f1_score(labels, predicted)),
     }
+
+
+def onnx_model(model: Pipeline) -> bytes:
+    """The fitted pipeline as ONNX: one [rows, 1] input per feature, named like its column (float
+    for numbers, as scikit-learn's trees compare them; string for categories), and two outputs,
+    ``label`` and ``probabilities`` (a [rows, classes] tensor rather than a list of maps)."""
+    # Imported here: skl2onnx takes seconds to import, and bad input should fail before that.
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    inputs = [(name, FloatTensorType([None, 1])) for name in NUMERIC_FEATURES]
+    inputs += [(name, StringTensorType([None, 1])) for name in CATEGORICAL_FEATURES]
+    exported = to_onnx(model, initial_types=inputs, options={id(model): {"zipmap": False}})
+    return exported.SerializeToString()
 
 
 def local_tracking_uri(output_dir: Path) -> str | None:
@@ -208,6 +231,7 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         metrics = evaluate(model, test_features, test_labels)
         mlflow.log_metrics(metrics)
 
+    (args.output_dir / ONNX_MODEL_FILE).write_bytes(onnx_model(model))
     joblib.dump(model, args.output_dir / MODEL_FILE)
     (args.output_dir / METRICS_FILE).write_text(
         json.dumps(metrics, indent=2) + "\n", encoding="utf-8"
@@ -217,8 +241,8 @@ def train(args: argparse.Namespace) -> dict[str, float]:
         + ", ".join(f"{name}={value:.3f}" for name, value in metrics.items())
     )
     print(
-        f"wrote {args.output_dir / MODEL_FILE}; MLflow run {run.info.run_id} at "
-        f"{mlflow.get_tracking_uri()}"
+        f"wrote {args.output_dir / ONNX_MODEL_FILE} and {MODEL_FILE}; "
+        f"MLflow run {run.info.run_id} at {mlflow.get_tracking_uri()}"
     )
     return metrics
 

@@ -81,12 +81,29 @@ def scoring_url(serve_local, trained_model_dir) -> str:
         yield base_url
 
 
-@pytest.fixture
-def score_module() -> ModuleType:
-    """A fresh in-process score.py, for what is simpler to check without a server."""
+def load_score_module() -> ModuleType:
     # The inference server provides the azureml.contrib.services modules score.py imports.
     importlib.import_module("azureml_inference_server_http.server")
     return load_model_module("score")
+
+
+@pytest.fixture
+def score_module(tmp_path_factory, monkeypatch) -> ModuleType:
+    """A fresh in-process score.py, for what is simpler to check without a server; init() writes
+    swagger.json into a folder of its own."""
+    monkeypatch.setenv("AML_APP_ROOT", str(tmp_path_factory.mktemp("app-root")))
+    return load_score_module()
+
+
+@pytest.fixture(scope="session")
+def onnx_scorer(trained_model_dir, tmp_path_factory) -> ModuleType:
+    """score.py initialised in this process with the trained model: its predict() without HTTP."""
+    module = load_score_module()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AZUREML_MODEL_DIR", str(trained_model_dir))
+        patch.setenv("AML_APP_ROOT", str(tmp_path_factory.mktemp("app-root")))
+        module.init()
+    return module
 
 
 @pytest.fixture(scope="session")
