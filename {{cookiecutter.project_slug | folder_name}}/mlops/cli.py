@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
-from mlops.errors import EXIT_BAD_INPUT, MlopsError, from_azure_exception
-from mlops.output import configure_logging, emit_json, say
+from mlops.errors import EXIT_BAD_INPUT, Interrupted, MlopsError, from_azure_exception
+from mlops.output import command_output, configure_logging, emit, emit_json, say
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
+METADATA_OUT = click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
 DRY_RUN = click.option(
     "--dry-run",
     is_flag=True,
@@ -19,22 +20,29 @@ DRY_RUN = click.option(
 
 
 class MlopsGroup(click.Group):
-    """Turns errors into one line on stderr and the contract's exit code."""
+    """Keeps stdout for the result; turns errors into one line on stderr and the contract's exit
+    code."""
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except MlopsError as exc:
-            say(f"mlops: {exc}")
-            ctx.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise
-        except Exception as exc:
-            translated = from_azure_exception(exc)
-            if translated is None:
+        with command_output():
+            try:
+                return super().invoke(ctx)
+            except MlopsError as exc:
+                fail(ctx, exc)
+            except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
-            say(f"mlops: {translated}")
-            ctx.exit(translated.exit_code)
+            except KeyboardInterrupt:
+                fail(ctx, Interrupted("interrupted; what mlops started in Azure goes on"))
+            except Exception as exc:
+                translated = from_azure_exception(exc)
+                if translated is None:
+                    raise
+                fail(ctx, translated)
+
+
+def fail(ctx: click.Context, error: MlopsError) -> None:
+    say(f"mlops: {error}")
+    ctx.exit(error.exit_code)
 
 
 def client():
@@ -57,7 +65,7 @@ def main(verbose: bool) -> None:
     """Operations on this project's Azure Machine Learning workspace.
 
     Exit codes: 0 done; 1 an Azure operation failed or a gate refused; 2 bad input or an invalid
-    spec. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
+    spec; 130 interrupted. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
     AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential, or in
     GitHub Actions with AZURE_CLIENT_ID and AZURE_TENANT_ID set, from a fresh OIDC token at each
     sign-in. `mlops doctor` shows which.
@@ -77,7 +85,7 @@ def validate(paths: tuple[Path, ...]) -> None:
 
     report = run_validation(list(paths) or [project_root()])
     for problem in report.problems:
-        click.echo(str(problem))
+        emit(str(problem))
     checked = f"{report.specs} specs, {len(report.conda_files)} conda files"
     if report.problems:
         say(f"mlops: {len(report.problems)} problems in {checked}")
@@ -103,7 +111,7 @@ def apply(files: tuple[Path, ...], dry_run: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec field.")
 @click.option("--experiment", metavar="NAME", help="Experiment to file the job under.")
 @click.option("--wait", is_flag=True, help="Wait, showing the log; fail unless the job Completed.")
-@click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
+@METADATA_OUT
 @DRY_RUN
 def train(
     spec: Path,
@@ -121,6 +129,29 @@ def train(
         emit_json(jobs.dry_run(job))
     else:
         emit_json(jobs.submit(client(), job, wait, metadata_out))
+
+
+@main.command()
+@click.argument("job_name", metavar="JOB")
+@METADATA_OUT
+def wait(job_name: str, metadata_out: Path | None) -> None:
+    """Follow a submitted job until it ends, showing its log; fail unless it Completed.
+
+    What `train --wait` does after submitting: use it to follow a job again after Ctrl-C, or
+    from a later pipeline step.
+    """
+    from mlops import train as jobs
+
+    emit_json(jobs.wait(client(), job_name, metadata_out))
+
+
+@main.command()
+@click.argument("job_name", metavar="JOB")
+def cancel(job_name: str) -> None:
+    """Cancel a submitted job."""
+    from mlops import train as jobs
+
+    emit_json(jobs.cancel(client(), job_name))
 
 
 @main.command()
@@ -223,7 +254,7 @@ def invoke(endpoint: str, request: Path, deployment: str | None, dry_run: bool) 
     if dry_run:
         emit_json(endpoints.dry_run(endpoint, request, deployment))
     else:
-        click.echo(endpoints.invoke(client(), endpoint, request, deployment))
+        emit(endpoints.invoke(client(), endpoint, request, deployment))
 
 
 @main.command()
@@ -233,6 +264,6 @@ def doctor() -> None:
 
     lines, ready = report(findings())
     for line in lines:
-        click.echo(line)
+        emit(line)
     if not ready:
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
