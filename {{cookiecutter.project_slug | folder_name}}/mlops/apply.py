@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops import payloads, specs
-from mlops.errors import InvalidInput, exception_chain
+from mlops.errors import InvalidInput, about, exception_chain
 from mlops.kinds import APPLIED, Kind, apply_order
 from mlops.output import say, wait_for
 from mlops.validate import local_references
@@ -80,7 +80,12 @@ def dry_run(files: Iterable[Path]) -> dict[str, Any]:
 
 
 def apply(client: Any, files: Iterable[Path]) -> dict[str, Any]:
-    results = [apply_asset(client, prepare(asset)) for asset in load_assets(files)]
+    results = []
+    for asset in load_assets(files):
+        try:
+            results.append(apply_asset(client, prepare(asset)))
+        except Exception as exc:
+            raise about(specs.display_path(asset.path), exc) from exc
     return {"command": "apply", "applied": results}
 
 

@@ -141,8 +141,9 @@ class AzureRollout:
             endpoint = self.client.online_endpoints.get(name=name)
         except ResourceNotFoundError:
             return EndpointState.missing()
-        deployments = tuple(d.name for d in self.client.online_deployments.list(endpoint_name=name))
-        return EndpointState(True, dict(endpoint.traffic or {}), deployments)
+        # azure-ai-ml lists every deployment in the traffic it returns, at 0 when it has none.
+        traffic = dict(endpoint.traffic or {})
+        return EndpointState(True, traffic, tuple(traffic))
 
     def execute(self, step: Step) -> None:
         endpoints = self.client.online_endpoints

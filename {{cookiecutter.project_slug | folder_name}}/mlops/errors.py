@@ -97,7 +97,8 @@ def service_error(exc: BaseException) -> str:
     code = getattr(error, "code", None)
     status = getattr(exc, "status_code", None)
     facts = [str(code)] if code else []
-    if status:
+    # A failed long-running operation is reported by a poll answered 200: no HTTP error.
+    if status and status >= 400:
         facts.append(f"HTTP {status}")
     return f"{message} ({', '.join(facts)})" if facts else message
 
@@ -143,7 +144,8 @@ def from_azure_exception(exc: BaseException) -> MlopsError | None:
         return None
     for link in chain:
         if class_names(link) & SIGN_IN_ERRORS:
-            return AzureFailure(f"could not sign in to Azure: {plain_line(link)} ({SIGN_IN_HINT})")
+            said = service_error(link) if "HttpResponseError" in class_names(link) else plain_line(link)
+            return AzureFailure(f"could not sign in to Azure: {said} ({SIGN_IN_HINT})")
     for link in chain:
         names = class_names(link)
         if "ValidationException" in names:
@@ -153,6 +155,15 @@ def from_azure_exception(exc: BaseException) -> MlopsError | None:
         if "HttpResponseError" in names:
             return AzureFailure(service_error(link))
     return AzureFailure(plain_line(exc))
+
+
+def about(what: str, exc: Exception) -> MlopsError:
+    """``exc`` as an MlopsError whose line starts with ``what`` (a spec, a step); an exception
+    that is neither mlops' nor the Azure SDKs' is raised as it is (a bug to see whole)."""
+    error = exc if isinstance(exc, MlopsError) else from_azure_exception(exc)
+    if error is None:
+        raise exc
+    return type(error)(f"{what}: {error}")
 
 
 def plain_line(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ ends, stop one; the run metadata they write hands the job to ``mlops register``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -125,10 +124,7 @@ def interruption(metadata: RunMetadata) -> Interrupted:
 
 
 def wait_for_job(
-    client: Any,
-    metadata: RunMetadata,
-    interval: float = PROGRESS_INTERVAL_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
+    client: Any, metadata: RunMetadata, interval: float = PROGRESS_INTERVAL_SECONDS
 ) -> RunMetadata:
     """Stream the job's log to stderr until it ends; the job's final status decides the outcome.
 
@@ -140,7 +136,7 @@ def wait_for_job(
     say(f"streaming the log of {name} until it ends (Ctrl-C stops waiting, not the job) ...")
     try:
         stream_error = stream(client, name)
-        job = read_job(client, name, interval, sleep)
+        job = read_job(client, name, interval)
         job_error = describe(stream_error) if is_job_failure(stream_error) else None
         started = time.monotonic()
         if not is_terminal(status_text(job.status)):
@@ -151,8 +147,8 @@ def wait_for_job(
                 f"{interval:g}s until it ends (log: {job.studio_url or metadata.studio_url})"
             )
         while not is_terminal(status_text(job.status)):
-            sleep(interval)
-            job = read_job(client, name, interval, sleep)
+            time.sleep(interval)
+            job = read_job(client, name, interval)
             elapsed = int(time.monotonic() - started)
             say(f"job {name}: {status_text(job.status)} after {elapsed}s")
     except KeyboardInterrupt as exc:
@@ -178,7 +174,7 @@ def stream(client: Any, name: str) -> Exception | None:
     return None
 
 
-def read_job(client: Any, name: str, interval: float, sleep: Callable[[float], None]) -> Any:
+def read_job(client: Any, name: str, interval: float) -> Any:
     """``client.jobs.get(name)``, tried up to STATUS_TRIES times, ``interval`` seconds apart."""
     tries = 1
     while True:
@@ -192,4 +188,4 @@ def read_job(client: Any, name: str, interval: float, sleep: Callable[[float], N
                 ) from exc
             say(f"could not read the status of job {name}: {describe(exc)}; trying again")
             tries += 1
-            sleep(interval)
+            time.sleep(interval)

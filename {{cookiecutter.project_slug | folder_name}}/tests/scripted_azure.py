@@ -9,8 +9,9 @@ by hand from the service's REST reference. A test serves the files its flow need
 
     azure.serve("jobs/get.json", job_name="quiet_lamp_1234", status="Completed")
 
-Matching a request to an entry: the first entry not yet answered (or marked ``"Repeat": true``)
-with the same method, host (a recorded ``Sanitized.blob.core.windows.net`` stands for any host of
+Files are steps of a conversation, in the order served: a request is answered from the files up
+to the first one not fully answered yet. Within those, it matches the first entry still open with
+the same method, host (a recorded ``Sanitized.blob.core.windows.net`` stands for any host of
 that domain), URL path and ``comp``/``restype`` query parameters (which tell blob operations on one
 path apart). Other query parameters (``api-version``, SAS tokens) are not compared.
 
@@ -20,8 +21,10 @@ answers of that file, as the service answers with the names it was sent. A varia
 matches its regex in every request and takes no value: the paths of a folder's files in an
 upload. ``Fields`` name places in
 the file (JSON pointers) where a JSON value the test gives is put: an endpoint's traffic, the
-deployments listed. An entry with ``"Repeat": true`` answers any number of requests (one file of
-a folder upload each), at least one.
+deployments listed. An entry answers one request, ``"Times": n`` of them, or with
+``"Repeat": true`` any number (one file of a folder upload each), at least one. ``"Failure"``
+makes it no answer: ``"connection reset"`` (the network drops the request) or ``"Ctrl-C"`` (the
+person waiting presses it).
 
 Every request azure-ai-ml makes reaches this script: the ``MLClient`` gets ``ScriptedTransport``,
 and the clients it builds without a transport (the blob clients for uploads and downloads) use
@@ -63,6 +66,10 @@ OPERATION_PARAMETERS = ("comp", "restype")
 # Headers that describe the recorded body's encoding, not the body served here.
 ENCODING_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 SEGMENT = "[^/]+"
+# What an entry's "Failure" makes of its request instead of an answer: the network drops it, or
+# the person waiting for it presses Ctrl-C.
+CONNECTION_RESET = "connection reset"
+CTRL_C = "Ctrl-C"
 # The host label the recordings' sanitizers put in place of account and service names.
 SANITIZED = "sanitized"
 
@@ -100,13 +107,14 @@ class Entry:
     status: int
     headers: dict[str, Any]
     body: Any
-    repeat: bool
+    times: int | None
+    failure: str | None
     flow: Flow
     answered: int = 0
 
     @property
     def open(self) -> bool:
-        return self.repeat or not self.answered
+        return self.times is None or self.answered < self.times
 
 
 @dataclass
@@ -125,7 +133,8 @@ class Flow:
         if not names:
             return None
         alternatives = "|".join(f"(?P<{name}>{re.escape(self.recorded[name])})" for name in names)
-        return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w.-])")
+        # Not inside a longer name, nor a number's part of a longer number ("3" of "3.8.5").
+        return re.compile(rf"(?<![\w-])(?<!\d\.)(?:{alternatives})(?![\w-]|\.\d)")
 
     def path_pattern(self, path: str) -> re.Pattern[str]:
         finder = self.occurrences()
@@ -206,7 +215,8 @@ def load_flow(file: str, values: dict[str, Any]) -> Flow:
                 status=raw["StatusCode"],
                 headers=dict(raw.get("ResponseHeaders") or {}),
                 body=raw.get("ResponseBody"),
-                repeat=bool(raw.get("Repeat")),
+                times=None if raw.get("Repeat") else int(raw.get("Times", 1)),
+                failure=raw.get("Failure"),
                 flow=flow,
             )
         )
@@ -226,15 +236,19 @@ class ScriptedAzure:
     """The script of one test: what it serves, and every request it received."""
 
     def __init__(self) -> None:
+        self.flows: list[Flow] = []
         self.entries: list[Entry] = []
         self.sent: list[Sent] = []
         self.unexpected: list[str] = []
         self.sleeps: list[float] = []
+        self.ctrl_c_in_sleep_of: float | None = None
         self.lock = threading.Lock()
 
     def serve(self, file: str, **values: Any) -> None:
         """Answer the next requests from ``file``; ``values`` fix its variables and fields."""
-        self.entries.extend(load_flow(file, values).entries)
+        flow = load_flow(file, values)
+        self.flows.append(flow)
+        self.entries.extend(flow.entries)
 
     def requests(self, method: str | None = None, path_part: str = "") -> list[Sent]:
         """The requests received, in order: all, or those of ``method`` whose path has ``path_part``."""
@@ -253,14 +267,30 @@ class ScriptedAzure:
                 pytest.fail(f"a request the script does not expect: {method} {url}", pytrace=False)
             entry.answered += 1
             entry.flow.values.update(captured)
-            flow = entry.flow
-            text = flow.substitute(json.dumps(entry.body))
-            return entry.status, headers_of(entry, flow), body_bytes(json.loads(text))
+        if entry.failure == CONNECTION_RESET:
+            raise requests.exceptions.ConnectionError(
+                "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")
+            )
+        if entry.failure == CTRL_C:
+            raise KeyboardInterrupt
+        flow = entry.flow
+        text = flow.substitute(json.dumps(entry.body))
+        return entry.status, headers_of(entry, flow), body_bytes(json.loads(text))
+
+    def reachable(self) -> list[Entry]:
+        """The entries a request may be answered from: those of the files served so far up to the
+        first with an entry not answered yet (files are steps, in order; within one, any order)."""
+        reachable: list[Entry] = []
+        for flow in self.flows:
+            reachable.extend(flow.entries)
+            if any(not entry.answered for entry in flow.entries):
+                break
+        return reachable
 
     def match(self, method: str, url: str) -> tuple[Entry | None, dict[str, str]]:
         parts = urlsplit(url)
         path, operation = parts.path, operation_of(url)
-        for entry in self.entries:
+        for entry in self.reachable():
             if not entry.open or entry.method != method or entry.operation != operation:
                 continue
             if not same_host(entry.flow.substitute(entry.host), parts.hostname or ""):
@@ -269,6 +299,16 @@ class ScriptedAzure:
             if found:
                 return entry, {k: v for k, v in found.groupdict().items() if v is not None}
         return None, {}
+
+    def press_ctrl_c_in_a_sleep_of(self, seconds: float) -> None:
+        """Press Ctrl-C during the first sleep of ``seconds`` from now on."""
+        self.ctrl_c_in_sleep_of = seconds
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if seconds == self.ctrl_c_in_sleep_of:
+            self.ctrl_c_in_sleep_of = None
+            raise KeyboardInterrupt
 
     def unanswered(self) -> list[str]:
         return [
@@ -281,7 +321,13 @@ class ScriptedAzure:
         problems = [f"unexpected request: {line}" for line in self.unexpected]
         problems += [f"never requested: {line}" for line in self.unanswered()]
         if problems:
-            pytest.fail("the scripted conversation did not happen:\n" + "\n".join(problems))
+            received = [f"  {sent.method} {urlsplit(sent.url).netloc}{sent.path}" for sent in self.sent]
+            pytest.fail(
+                "the scripted conversation did not happen:\n"
+                + "\n".join(problems)
+                + "\nrequests received, in order:\n"
+                + "\n".join(received)
+            )
 
     # wiring
 
@@ -317,7 +363,7 @@ class ScriptedAzure:
         monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
         monkeypatch.setattr(socket.socket, "connect", refuse)
         monkeypatch.setattr(socket, "getaddrinfo", refuse)
-        monkeypatch.setattr(time, "sleep", self.sleeps.append)
+        monkeypatch.setattr(time, "sleep", self.sleep)
 
 
 def headers_of(entry: Entry, flow: Flow) -> dict[str, str]:
