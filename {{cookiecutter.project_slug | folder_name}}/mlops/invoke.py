@@ -81,10 +81,11 @@ def credential_header(keys: Any) -> dict[str, str]:
 
 def post(url: str, body: Any, headers: dict[str, str]) -> Answer:
     from azure.core import PipelineClient
+    from azure.core.pipeline.policies import RetryPolicy
     from azure.core.rest import HttpRequest
 
-    # One try: a scoring script's 500 is an answer, not a blip to retry.
-    client = PipelineClient(base_url=url, retry_total=0)
+    # Tried once (a scoring script's 500 is an answer, not a blip), and its body kept as text.
+    client = PipelineClient(base_url=url, policies=[RetryPolicy.no_retries()])
     response = client.send_request(HttpRequest("POST", url, json=body, headers=headers))
     return Answer(response.status_code, response.text())
 

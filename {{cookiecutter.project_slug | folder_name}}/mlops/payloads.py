@@ -163,7 +163,7 @@ def inline_environment(owner: Any, body: dict[str, Any]) -> list[Request]:
     request = environment_request(
         environment, f"register the inline environment as {environment_resource(environment)}"
     )
-    body.setdefault("properties", {})["environmentId"] = request.resource
+    body.setdefault("properties", {})["environmentId"] = f"{workspace_id()}/{request.resource}"
     return [request]
 
 
@@ -314,29 +314,24 @@ def job_requests(job: Any) -> list[Request]:
         body=rest_body(rest_job),
     )
     properties = request.body["properties"]
-    resolve_job_references(properties)
-    before = inline_environment(job, request.body)
     base = Path(job.base_path)
     if is_local_path(getattr(job, "code", None)):
         mark_upload(request, ["properties", "codeId"], base / job.code)
     for name, job_input in (properties.get("inputs") or {}).items():
-        if job_input.get("jobInputType") != "literal" and is_local_job_input(job_input.get("uri")):
-            mark_upload(request, ["properties", "inputs", name, "uri"], base / job_input["uri"])
-    return [*before, request]
-
-
-def resolve_job_references(properties: dict[str, Any]) -> None:
-    """Compute, environment and data assets of a job body as the resource ids the SDK sends."""
+        uri = job_input.get("uri")
+        if job_input.get("jobInputType") == "literal":
+            continue
+        if is_local_job_input(uri):
+            mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
+        elif is_reference(uri):
+            job_input["uri"] = asset_id("data", uri)
     compute = properties.get("computeId")
     if is_reference(compute) and compute != LOCAL_COMPUTE:
         properties["computeId"] = compute_id(compute)
-    if is_reference(properties.get("environmentId")):
+    before = inline_environment(job, request.body)
+    if not before and is_reference(properties.get("environmentId")):
         properties["environmentId"] = asset_id("environments", properties["environmentId"])
-    for job_input in (properties.get("inputs") or {}).values():
-        uri = job_input.get("uri")
-        if job_input.get("jobInputType") != "literal" and is_reference(uri):
-            if not is_local_job_input(uri):
-                job_input["uri"] = asset_id("data", uri)
+    return [*before, request]
 
 
 def requests_for(kind: Kind, entity: Any) -> list[Request]:

@@ -177,7 +177,14 @@ def smoke_test(
     endpoint_state(azure, endpoint, traffic)
     azure.serve("online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic)
     azure.serve("online-endpoints/keys.json", endpoint_name=endpoint)
-    azure.serve("scoring/answer.json", endpoint_name=endpoint, status=status, body=answer)
+    content_type = "text/plain" if isinstance(answer, str) else "application/json"
+    azure.serve(
+        "scoring/answer.json",
+        endpoint_name=endpoint,
+        status=status,
+        body=answer,
+        content_type=content_type,
+    )
 
 
 def set_traffic(

@@ -120,3 +120,16 @@ def test_a_refused_sign_in_says_so_and_how_to_check(azure, mlops, project, paths
         "(InvalidAuthenticationToken, HTTP 401) "
         "(run `mlops doctor` to see which credentials are available)"
     )
+
+
+def test_an_endpoint_update_keeps_its_live_traffic(azure, mlops, project, paths):
+    endpoint = flows.spec(paths.endpoint)["name"]
+    flows.endpoint_state(azure, endpoint, {"blue": 100, "green": 0})
+    azure.serve("workspace/get.json")
+    azure.serve("online-endpoints/update.json", endpoint_name=endpoint, auth_mode="Key", traffic={})
+
+    result = mlops("apply", paths.endpoint)
+
+    assert result.exit_code == 0, result.output
+    (sent,) = azure.requests("PUT", f"/onlineEndpoints/{endpoint}")
+    assert sent.json()["properties"]["traffic"] == {"blue": 100}

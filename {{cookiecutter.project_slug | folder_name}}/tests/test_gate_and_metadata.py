@@ -144,7 +144,7 @@ def test_missing_metadata_file(tmp_path):
 
 
 def test_a_job_status_reads_as_the_service_words_it():
-    from azure.ai.ml.constants import JobStatus
+    from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
 
     assert str(JobStatus.COMPLETED) == "JobStatus.COMPLETED"
     assert status_text(JobStatus.COMPLETED) == "Completed"

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from mlops.output import PROGRESS_INTERVAL_SECONDS
+from mlops.train import STATUS_TRIES
 from mlops.workspace import SETTING_VARIABLES
 from tests import azure_flows as flows
 from tests.azure_flows import JOB, TRAINING_LOG
@@ -244,3 +245,31 @@ def test_an_unknown_compute_is_refused_by_the_service_in_one_line(azure, mlops, 
         f"mlops: Unknown compute target '{compute}'. (UserError, HTTP 400)"
     )
     assert not RUN_METADATA.exists()
+
+
+def test_reading_the_status_is_tried_again_after_the_network_dropped_it(azure, mlops, project):
+    flows.job_status(azure, "Running", "churn")
+    azure.serve("jobs/get-dropped.json")  # the log stream's
+    azure.serve("jobs/get-dropped.json")  # the first status read's
+    flows.job_status(azure, "Completed", "churn")
+
+    result = mlops("wait", JOB)
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count(f"could not read the status of job {JOB}") == 1
+
+
+def test_waiting_gives_up_when_the_status_cannot_be_read(azure, mlops, project, paths):
+    flows.submit_job(azure, paths.train)
+    azure.serve("jobs/get-dropped.json")
+    for _ in range(STATUS_TRIES):
+        azure.serve("jobs/get-dropped.json")
+
+    result = train(mlops, paths, "--wait")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"mlops: could not read the status of job {JOB} ({STATUS_TRIES} tries, it may still be "
+        "running): "
+    )
+    assert written_metadata()["status"] == "Starting"
