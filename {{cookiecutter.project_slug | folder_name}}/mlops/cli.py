@@ -11,7 +11,9 @@ from mlops.output import command_output, configure_logging, emit, emit_json, say
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
-METADATA_OUT = click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
+METADATA_OUT = click.option(
+    "--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here."
+)
 DRY_RUN = click.option(
     "--dry-run",
     is_flag=True,

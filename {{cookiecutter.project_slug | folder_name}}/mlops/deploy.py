@@ -88,7 +88,9 @@ def check_smoke_answer(deployment: str, answer: Answer) -> None:
     if not answer.ok:
         raise SmokeTestFailed(f"deployment {deployment} answered {answer.reason()}")
     if answer.document() is None:
-        raise SmokeTestFailed(f"deployment {deployment} answered with non-JSON: {answer.text[:200]}")
+        raise SmokeTestFailed(
+            f"deployment {deployment} answered with non-JSON: {answer.text[:200]}"
+        )
     error = answer.error()
     if error is not None:
         raise SmokeTestFailed(f"deployment {deployment} answered with an error: {error}")

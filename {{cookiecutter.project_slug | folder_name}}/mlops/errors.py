@@ -144,7 +144,11 @@ def from_azure_exception(exc: BaseException) -> MlopsError | None:
         return None
     for link in chain:
         if class_names(link) & SIGN_IN_ERRORS:
-            said = service_error(link) if "HttpResponseError" in class_names(link) else plain_line(link)
+            said = (
+                service_error(link)
+                if "HttpResponseError" in class_names(link)
+                else plain_line(link)
+            )
             return AzureFailure(f"could not sign in to Azure: {said} ({SIGN_IN_HINT})")
     for link in chain:
         names = class_names(link)

@@ -1,4 +1,4 @@
-"""``mlops invoke``: call a deployed online endpoint; the scoring call ``mlops deploy`` smoke-tests with.
+"""``mlops invoke``: call a deployed online endpoint, as ``mlops deploy`` smoke-tests one.
 
 The calls are azure-ai-ml's own for invoking an endpoint (the endpoint and its deployments, its key
 or token, then a POST to its scoring URI), except that the answer is kept whatever its status: a
@@ -91,7 +91,8 @@ def post(url: str, body: Any, headers: dict[str, str]) -> Answer:
 
 
 def score(client: Any, endpoint_name: str, body: Any, deployment: str | None) -> Answer:
-    """POST ``body`` to the endpoint's scoring URI: to ``deployment`` whatever the traffic, if given."""
+    """POST ``body`` to the endpoint's scoring URI; with ``deployment``, to that deployment
+    whatever the traffic."""
     endpoint = client.online_endpoints.get(name=endpoint_name)
     if deployment is not None and deployment not in (endpoint.traffic or {}):
         known = ", ".join(sorted(endpoint.traffic or {})) or "none"
@@ -117,7 +118,9 @@ def invoke(client: Any, endpoint: str, request: Path, deployment: str | None) ->
     """The endpoint's answer, as indented JSON when it is JSON."""
     answer = score(client, endpoint, read_json(request, "--request"), deployment)
     if answer.status in BAD_REQUEST_STATUSES:
-        raise InvalidInput(f"endpoint {endpoint} refused the request in {request}: {answer.reason()}")
+        raise InvalidInput(
+            f"endpoint {endpoint} refused the request in {request}: {answer.reason()}"
+        )
     if not answer.ok:
         raise AzureFailure(f"endpoint {endpoint} answered {answer.reason()}")
     document = answer.document()

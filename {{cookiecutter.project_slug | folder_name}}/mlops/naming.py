@@ -58,7 +58,7 @@ def require_valid_name(option: str, value: str, rule_name: str) -> str:
 
 
 def require_valid_version(option: str, value: str) -> str:
-    """``value`` when it is a usable asset version; else a usage error naming the option (exit 2)."""
+    """``value`` when it is a usable asset version; else a usage error naming the option."""
     pattern, rule = ASSET_VERSION
     if not pattern.fullmatch(value):
         raise InvalidInput(f"{option}: {quoted(value)} must be {rule}")

@@ -86,7 +86,7 @@ def last_drawn(line: str) -> str:
 
 
 class SdkOutput(io.TextIOBase):
-    """Where what the SDKs print to stdout goes while a command runs: to stderr, poll ticks left out."""
+    """Where the SDKs' prints to stdout go while a command runs: stderr, poll ticks left out."""
 
     def __init__(self, target: TextIO) -> None:
         self.target = target

@@ -93,7 +93,8 @@ def is_reference(value: Any) -> bool:
 
 
 def asset_id(collection: str, reference: str) -> str:
-    """The resource id azure-ai-ml sends for an asset reference ``name:version`` or ``name@label``."""
+    """The resource id azure-ai-ml sends for an asset reference, ``name:version`` or
+    ``name@label``."""
     name, at, label = reference.removeprefix(ASSET_PREFIX).partition("@")
     if at:
         version = RESOLVED_WHEN_SENT.format(label=label)
@@ -282,7 +283,9 @@ def deployment_requests(deployment: Any, collection: str) -> list[Request]:
     properties = request.body["properties"]
     if is_reference(properties.get("model")):
         properties["model"] = asset_id("models", properties["model"])
-    if isinstance(properties.get("model"), dict) and is_reference(properties["model"].get("assetId")):
+    if isinstance(properties.get("model"), dict) and is_reference(
+        properties["model"].get("assetId")
+    ):
         properties["model"]["assetId"] = asset_id("models", properties["model"]["assetId"])
     if is_reference(properties.get("compute")):
         properties["compute"] = compute_id(properties["compute"])

@@ -186,7 +186,9 @@ def load_entity(path: Path, kind: Kind, overrides: list[dict[str, Any]] | None =
     return entity
 
 
-def load_spec(path: Path, expected: Iterable[str] | None = None, overrides=None) -> tuple[Kind, Any]:
+def load_spec(
+    path: Path, expected: Iterable[str] | None = None, overrides=None
+) -> tuple[Kind, Any]:
     """(kind, entity) of the spec in ``path``; InvalidInput unless its kind is one ``expected``
     (kind names)."""
     shown = display_path(path)

@@ -13,8 +13,8 @@ import yaml
 from mlops import payloads, specs
 from mlops.errors import (
     AzureFailure,
-    InvalidInput,
     Interrupted,
+    InvalidInput,
     describe,
     interrupted,
     is_job_failure,

@@ -137,7 +137,9 @@ def register_model(azure: ScriptedAzure, name: str) -> None:
 def deployment_listed(endpoint: str, name: str) -> dict[str, Any]:
     """A deployment as an endpoint lists it: the body of online-deployments/create.json, renamed."""
     body = recorded_body("online-deployments/create.json", 3)
-    body["id"] = body["id"].replace(f"{RECORDED_ENDPOINT}/deployments/blue", f"{endpoint}/deployments/{name}")
+    body["id"] = body["id"].replace(
+        f"{RECORDED_ENDPOINT}/deployments/blue", f"{endpoint}/deployments/{name}"
+    )
     body["name"] = name
     return body
 
@@ -145,7 +147,9 @@ def deployment_listed(endpoint: str, name: str) -> dict[str, Any]:
 def endpoint_state(azure: ScriptedAzure, endpoint: str, traffic: dict[str, int]) -> None:
     """``online_endpoints.get``: the endpoint with ``traffic``, then its deployments (those with
     a share of the traffic, even none)."""
-    azure.serve("online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic)
+    azure.serve(
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic
+    )
     listed = [deployment_listed(endpoint, name) for name in traffic]
     azure.serve("online-endpoints/deployments.json", endpoint_name=endpoint, deployments=listed)
 
@@ -175,7 +179,9 @@ def smoke_test(
     """A scoring call to a deployment by name: the endpoint (its scoring URI, its deployments),
     its key, the POST and the scoring script's answer."""
     endpoint_state(azure, endpoint, traffic)
-    azure.serve("online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic)
+    azure.serve(
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic
+    )
     azure.serve("online-endpoints/keys.json", endpoint_name=endpoint)
     content_type = "text/plain" if isinstance(answer, str) else "application/json"
     azure.serve(
@@ -192,7 +198,9 @@ def set_traffic(
 ) -> None:
     endpoint_state(azure, endpoint, before)
     azure.serve("workspace/get.json")
-    azure.serve("online-endpoints/update.json", endpoint_name=endpoint, auth_mode="Key", traffic=after)
+    azure.serve(
+        "online-endpoints/update.json", endpoint_name=endpoint, auth_mode="Key", traffic=after
+    )
 
 
 def delete_deployment(azure: ScriptedAzure, endpoint: str, name: str) -> None:

@@ -1,30 +1,31 @@
-"""A scripted Azure Machine Learning service: the real ``MLClient`` over HTTP answers in the service's
-own format, so the SDK's deserialization, enums, long-running-operation polling and exceptions run
-as they do against Azure.
+"""A scripted Azure Machine Learning service: the real ``MLClient`` over HTTP answers in the
+service's own format, so the SDK's deserialization, enums, long-running-operation polling and
+exceptions run as they do against Azure.
 
 The answers are JSON files under ``tests/azure_responses/`` in the format of the Azure SDK test
 proxy's recordings (``Entries`` of RequestMethod, RequestUri, StatusCode, ResponseHeaders,
 ResponseBody, and ``Variables``), each with its ``Provenance``: copied from a recording, or written
-by hand from the service's REST reference. A test serves the files its flow needs, in order::
+by hand from the service's REST reference (tests/azure_responses/README.md). A test serves the
+files its flow needs, in the order the command asks for them::
 
     azure.serve("jobs/get.json", job_name="quiet_lamp_1234", status="Completed")
 
-Files are steps of a conversation, in the order served: a request is answered from the files up
-to the first one not fully answered yet. Within those, it matches the first entry still open with
-the same method, host (a recorded ``Sanitized.blob.core.windows.net`` stands for any host of
-that domain), URL path and ``comp``/``restype`` query parameters (which tell blob operations on one
-path apart). Other query parameters (``api-version``, SAS tokens) are not compared.
+Files are steps: a request is answered from the files served up to the first one not fully
+answered yet. Among those, it takes the first entry still open with the same method, host (a
+recorded ``Sanitized.blob.core.windows.net`` stands for any host of that domain), URL path and
+``comp``/``restype`` query parameters (which tell blob operations on one path apart). Other query
+parameters (``api-version``, SAS tokens) are not compared.
 
-``Variables`` are recorded values (names, versions) that stand whole in the file's text: a value
-the test gives replaces them everywhere; one it does not give matches any path segment, and the value the request used then replaces it in the
-answers of that file, as the service answers with the names it was sent. A variable of ``Patterns``
-matches its regex in every request and takes no value: the paths of a folder's files in an
-upload. ``Fields`` name places in
-the file (JSON pointers) where a JSON value the test gives is put: an endpoint's traffic, the
-deployments listed. An entry answers one request, ``"Times": n`` of them, or with
-``"Repeat": true`` any number (one file of a folder upload each), at least one. ``"Failure"``
-makes it no answer: ``"connection reset"`` (the network drops the request) or ``"Ctrl-C"`` (the
-person waiting presses it).
+``Variables`` are recorded values (names, versions) that stand whole in the file's text. A value
+the test gives replaces one everywhere; one it does not give matches any path segment, and the
+value the request used then replaces it in the answers of that file, as the service answers with
+the names it was sent. A variable of ``Patterns`` matches its regex in every request and takes no
+value (the paths of a folder's files in an upload). ``Fields`` name places in the file (JSON
+pointers) where a JSON value the test gives is put: an endpoint's traffic, the deployments listed.
+
+An entry answers one request, ``"Times": n`` of them, or with ``"Repeat": true`` any number (one
+file of a folder upload each), at least one. ``"Failure"`` makes it no answer: ``"connection
+reset"`` (the network drops the request) or ``"Ctrl-C"`` (the person waiting presses it).
 
 Every request azure-ai-ml makes reaches this script: the ``MLClient`` gets ``ScriptedTransport``,
 and the clients it builds without a transport (the blob clients for uploads and downloads) use
@@ -251,7 +252,8 @@ class ScriptedAzure:
         self.entries.extend(flow.entries)
 
     def requests(self, method: str | None = None, path_part: str = "") -> list[Sent]:
-        """The requests received, in order: all, or those of ``method`` whose path has ``path_part``."""
+        """The requests received, in order: all, or those of ``method`` with ``path_part`` in
+        their path."""
         return [
             sent
             for sent in self.sent
@@ -321,7 +323,9 @@ class ScriptedAzure:
         problems = [f"unexpected request: {line}" for line in self.unexpected]
         problems += [f"never requested: {line}" for line in self.unanswered()]
         if problems:
-            received = [f"  {sent.method} {urlsplit(sent.url).netloc}{sent.path}" for sent in self.sent]
+            received = [
+                f"  {sent.method} {urlsplit(sent.url).netloc}{sent.path}" for sent in self.sent
+            ]
             pytest.fail(
                 "the scripted conversation did not happen:\n"
                 + "\n".join(problems)
@@ -388,7 +392,7 @@ class ScriptedAdapter(requests.adapters.HTTPAdapter):
 
 
 class ScriptedTransport(RequestsTransport):
-    """azure-core's requests transport (what MLClient uses by default), answering from the script."""
+    """azure-core's requests transport (MLClient's default), answering from the script."""
 
     def __init__(self, service: ScriptedAzure) -> None:
         super().__init__()

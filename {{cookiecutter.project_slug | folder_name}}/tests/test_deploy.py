@@ -44,13 +44,16 @@ def test_the_first_deployment_creates_the_endpoint_and_gives_blue_all_traffic(
     assert (printed["deployment"], printed["model"]) == ("blue", MODEL)
     (created,) = azure.requests("PUT", f"/onlineEndpoints/{ENDPOINT}/deployments/blue")
     properties = created.json()["properties"]
-    assert properties["model"].endswith(f"/models/customer-churn-model/versions/4")
+    assert properties["model"].endswith("/models/customer-churn-model/versions/4")
     (scored,) = azure.requests("POST", "/score")
     assert scored.headers["azureml-model-deployment"] == "blue"
     assert scored.headers["Authorization"] == "Bearer Sanitized"
     assert scored.json() == json.loads(paths.sample_request.read_text())
-    traffic = [sent.json()["properties"]["traffic"] for sent in azure.requests("PUT")
-               if sent.path.endswith(f"/onlineEndpoints/{ENDPOINT}")]
+    traffic = [
+        sent.json()["properties"]["traffic"]
+        for sent in azure.requests("PUT")
+        if sent.path.endswith(f"/onlineEndpoints/{ENDPOINT}")
+    ]
     assert traffic == [{}, {"blue": 100}]
 
 
@@ -88,12 +91,10 @@ def test_stdout_carries_only_the_result_and_stderr_plain_lines(azure, mlops, pro
     assert "create deployment green: done after" in result.stderr
 
 
-def test_a_smoke_test_answered_with_an_error_rolls_back_and_names_it(
-    azure, mlops, project, paths
-):
+def test_a_smoke_test_answered_with_an_error_rolls_back_and_names_it(azure, mlops, project, paths):
     flows.endpoint_state(azure, ENDPOINT, {"blue": 100})
     flows.create_deployment(azure, ENDPOINT, "green")
-    refused = {"error": "data[0].tenure_months must be a number, got string \"3\""}
+    refused = {"error": 'data[0].tenure_months must be a number, got string "3"'}
     flows.smoke_test(azure, ENDPOINT, {"blue": 100, "green": 0}, status=400, answer=refused)
     flows.delete_deployment(azure, ENDPOINT, "green")
 
@@ -144,6 +145,8 @@ def test_the_stage_tag_moves_to_the_deployed_version(azure, mlops, project, path
     result = deploy(mlops, paths, "--stage", "staging")
 
     assert result.exit_code == 0, result.output
-    untagged, tagged = [sent.json()["properties"]["tags"] for sent in azure.requests("PUT", "/models/")]
+    untagged, tagged = [
+        sent.json()["properties"]["tags"] for sent in azure.requests("PUT", "/models/")
+    ]
     assert "stage" not in untagged
     assert tagged["stage"] == "staging"

@@ -10,7 +10,6 @@ import yaml
 
 from mlops.workspace import SETTING_VARIABLES
 
-
 # The workspace's resource id when no setting is configured: each unknown part named.
 WORKSPACE = (
     "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>"
@@ -504,7 +503,9 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     environment, deployment = requests[1]["body"]["properties"], requests[2]["body"]
     assert environment["image"] == deployment_spec["environment"]["image"]
     assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[1]['resource']}"
-    assert deployment["properties"]["model"] == f"{WORKSPACE}/models/customer-churn-model/versions/4"
+    assert (
+        deployment["properties"]["model"] == f"{WORKSPACE}/models/customer-churn-model/versions/4"
+    )
     assert deployment["properties"]["instanceType"] == deployment_spec["instance_type"]
     assert deployment["sku"]["capacity"] == deployment_spec["instance_count"]
     scoring = deployment["properties"]["codeConfiguration"]

@@ -180,7 +180,7 @@ def test_model_reference(text, reference):
         "churn:3\n",
         "churn:.3",
         "churn/model:3",
-        "churn:3\"",
+        'churn:3"',
     ],
 )
 def test_bad_model_reference_names_the_option_the_value_and_the_rule(text):

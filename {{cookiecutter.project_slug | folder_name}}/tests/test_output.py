@@ -7,7 +7,12 @@ import io
 
 import pytest
 from azure.ai.ml._exception_helper import log_and_raise_error
-from azure.ai.ml.exceptions import ErrorTarget, JobException, ValidationErrorType, ValidationException
+from azure.ai.ml.exceptions import (
+    ErrorTarget,
+    JobException,
+    ValidationErrorType,
+    ValidationException,
+)
 from azure.core.exceptions import ResourceNotFoundError
 from marshmallow import ValidationError
 
@@ -50,7 +55,9 @@ def formatted(validation: ValidationException) -> BaseException:
 
 def validation(message: str, error_type: ValidationErrorType) -> ValidationException:
     return ValidationException(
-        message=message, no_personal_data_message=message, target=ErrorTarget.DATA,
+        message=message,
+        no_personal_data_message=message,
+        target=ErrorTarget.DATA,
         error_type=error_type,
     )
 
@@ -68,17 +75,26 @@ def test_plain_text_drops_colours_and_keeps_the_last_state_of_a_redrawn_line():
 
 
 def test_a_missing_asset_behind_the_sdks_coloured_template_is_one_line_exit_1():
-    missing = validation("Asset churn-data does not exist in workspace w.", ValidationErrorType.RESOURCE_NOT_FOUND)
+    missing = validation(
+        "Asset churn-data does not exist in workspace w.", ValidationErrorType.RESOURCE_NOT_FOUND
+    )
     exc = formatted(raised(missing, ResourceNotFoundError("(NotFound) container not found")))
 
     assert str(exc).lstrip().startswith("\x1b[")
     error = from_azure_exception(exc)
 
-    assert (str(error), error.exit_code) == ("Asset churn-data does not exist in workspace w.", EXIT_FAILED)
+    assert (str(error), error.exit_code) == (
+        "Asset churn-data does not exist in workspace w.",
+        EXIT_FAILED,
+    )
 
 
 def test_a_validation_error_keeps_its_message_and_is_bad_input():
-    exc = formatted(validation("File path does not match asset type uri_folder: ./x", ValidationErrorType.INVALID_VALUE))
+    exc = formatted(
+        validation(
+            "File path does not match asset type uri_folder: ./x", ValidationErrorType.INVALID_VALUE
+        )
+    )
 
     error = from_azure_exception(exc)
 
@@ -110,9 +126,14 @@ def test_what_is_not_an_azure_error_is_left_alone():
 
 
 def test_ctrl_c_behind_an_sdk_error_is_recognised():
-    exc = raised(JobException(message="The output streaming for the run interrupted.",
-                              no_personal_data_message="interrupted", target=ErrorTarget.JOB),
-                 KeyboardInterrupt())
+    exc = raised(
+        JobException(
+            message="The output streaming for the run interrupted.",
+            no_personal_data_message="interrupted",
+            target=ErrorTarget.JOB,
+        ),
+        KeyboardInterrupt(),
+    )
 
     assert interrupted(exc)
 

@@ -53,9 +53,7 @@ def production(version: str, roc_auc: str) -> dict:
     return flows.model_version(MODEL, version, {"stage": "production"}, {"metric.roc_auc": roc_auc})
 
 
-def test_register_reads_the_jobs_real_status_and_only_its_metrics_file(
-    azure, mlops, run_metadata
-):
+def test_register_reads_the_jobs_real_status_and_only_its_metrics_file(azure, mlops, run_metadata):
     flows.job_status(azure, "Completed")
     flows.job_metrics(azure, METRICS)
     flows.register_model(azure, MODEL)
@@ -116,7 +114,9 @@ def test_the_gate_compares_with_the_production_version(
     flows.job_metrics(azure, METRICS)
     azure.serve("models/list.json", model_name=MODEL, versions=[production("3", production_auc)])
     if registered:
-        azure.serve("models/list.json", model_name=MODEL, versions=[production("3", production_auc)])
+        azure.serve(
+            "models/list.json", model_name=MODEL, versions=[production("3", production_auc)]
+        )
         azure.serve("models/container.json", model_name=MODEL)
         azure.serve("models/create.json", model_name=MODEL, version="4")
 

@@ -306,7 +306,11 @@ def test_smoke_test_accepts_a_json_answer(answer):
         (200, '{"error": "bad input"}', "answered with an error: bad input"),
         (200, "<html>502</html>", "answered with non-JSON: <html>502</html>"),
         (400, '{"error": "tenure_months is missing"}', "HTTP 400: tenure_months is missing"),
-        (500, '{"error": {"code": "Boom", "message": "scoring failed"}}', "HTTP 500: scoring failed"),
+        (
+            500,
+            '{"error": {"code": "Boom", "message": "scoring failed"}}',
+            "HTTP 500: scoring failed",
+        ),
         (502, "", "HTTP 502: an empty body"),
     ],
 )

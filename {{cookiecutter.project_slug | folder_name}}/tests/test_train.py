@@ -31,7 +31,9 @@ def experiment(paths) -> str:
 
 def train(mlops, paths, *args):
     """``mlops train`` of the project's job, named as the job of the recordings."""
-    return mlops("train", paths.train, "--set", f"name={JOB}", *args, "--metadata-out", RUN_METADATA)
+    return mlops(
+        "train", paths.train, "--set", f"name={JOB}", *args, "--metadata-out", RUN_METADATA
+    )
 
 
 def written_metadata() -> dict:
