@@ -11,7 +11,7 @@ files its flow needs, in the order the command asks for them::
     azure.serve("jobs/get.json", job_name="quiet_lamp_1234", status="Completed")
 
 Files are steps: a request is answered from the files served up to the first one not fully
-answered yet. Among those, it takes the first entry still open with the same method, host (a
+answered yet, that one first. There it takes the first entry still open with the same method, host (a
 recorded ``Sanitized.blob.core.windows.net`` stands for any host of that domain), URL path and
 ``comp``/``restype`` query parameters (which tell blob operations on one path apart). Other query
 parameters (``api-version``, SAS tokens) are not compared.
@@ -116,6 +116,11 @@ class Entry:
     @property
     def open(self) -> bool:
         return self.times is None or self.answered < self.times
+
+    @property
+    def done(self) -> bool:
+        """Answered as often as it says: its times, or at least once if it repeats."""
+        return self.answered >= (self.times or 1)
 
 
 @dataclass
@@ -281,13 +286,14 @@ class ScriptedAzure:
 
     def reachable(self) -> list[Entry]:
         """The entries a request may be answered from: those of the files served so far up to the
-        first with an entry not answered yet (files are steps, in order; within one, any order)."""
-        reachable: list[Entry] = []
+        first with an entry not answered yet (files are steps, in order; within one, any order),
+        that file's first: an earlier one's repeating entry answers only what it does not."""
+        flows: list[Flow] = []
         for flow in self.flows:
-            reachable.extend(flow.entries)
-            if any(not entry.answered for entry in flow.entries):
+            flows.insert(0, flow)
+            if not all(entry.done for entry in flow.entries):
                 break
-        return reachable
+        return [entry for flow in flows for entry in flow.entries]
 
     def match(self, method: str, url: str) -> tuple[Entry | None, dict[str, str]]:
         parts = urlsplit(url)
@@ -316,7 +322,7 @@ class ScriptedAzure:
         return [
             f"{entry.flow.file}: {entry.method} {entry.path}"
             for entry in self.entries
-            if not entry.answered
+            if not entry.done
         ]
 
     def check_finished(self) -> None:
