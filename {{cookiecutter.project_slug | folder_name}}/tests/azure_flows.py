@@ -144,11 +144,13 @@ def deployment_listed(endpoint: str, name: str) -> dict[str, Any]:
     return body
 
 
-def endpoint_state(azure: ScriptedAzure, endpoint: str, traffic: dict[str, int]) -> None:
+def endpoint_state(
+    azure: ScriptedAzure, endpoint: str, traffic: dict[str, int], auth_mode: str = "Key"
+) -> None:
     """``online_endpoints.get``: the endpoint with ``traffic``, then its deployments (those with
     a share of the traffic, even none)."""
     azure.serve(
-        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode=auth_mode, traffic=traffic
     )
     listed = [deployment_listed(endpoint, name) for name in traffic]
     azure.serve("online-endpoints/deployments.json", endpoint_name=endpoint, deployments=listed)
@@ -175,14 +177,16 @@ def smoke_test(
     traffic: dict[str, int],
     status: int = 200,
     answer: Any = SCORES,
+    auth_mode: str = "Key",
 ) -> None:
-    """A scoring call to a deployment by name: the endpoint (its scoring URI, its deployments),
-    its key, the POST and the scoring script's answer."""
-    endpoint_state(azure, endpoint, traffic)
+    """A scoring call: the endpoint (its scoring URI, its deployments), its key (or its token,
+    for ``auth_mode`` AMLToken), the POST and the scoring script's answer."""
+    endpoint_state(azure, endpoint, traffic, auth_mode)
     azure.serve(
-        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic=traffic
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode=auth_mode, traffic=traffic
     )
-    azure.serve("online-endpoints/keys.json", endpoint_name=endpoint)
+    credentials = "token" if auth_mode == "AMLToken" else "keys"
+    azure.serve(f"online-endpoints/{credentials}.json", endpoint_name=endpoint)
     content_type = "text/plain" if isinstance(answer, str) else "application/json"
     azure.serve(
         "scoring/answer.json",

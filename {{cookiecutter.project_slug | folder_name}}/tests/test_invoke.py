@@ -29,6 +29,16 @@ def test_the_answer_is_printed_as_json_and_nothing_else(azure, mlops, project, p
     assert scored.headers["Authorization"] == "Bearer Sanitized"
 
 
+def test_an_endpoint_with_token_auth_is_called_with_its_token(azure, mlops, project, paths):
+    flows.smoke_test(azure, ENDPOINT, {"blue": 100}, auth_mode="AMLToken")
+
+    result = invoke(mlops, paths)
+
+    assert result.exit_code == 0, result.output
+    assert azure.requests("POST", f"/onlineEndpoints/{ENDPOINT}/token")
+    assert not azure.requests("POST", "/listKeys")
+
+
 def test_a_named_deployment_is_called_whatever_the_traffic(azure, mlops, project, paths):
     flows.smoke_test(azure, ENDPOINT, {"blue": 100, "green": 0})
 
