@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from mlops.errors import EXIT_BAD_INPUT, Interrupted, MlopsError, from_azure_exception
+from mlops.errors import (
+    EXIT_BAD_INPUT,
+    INTERRUPTED,
+    Interrupted,
+    MlopsError,
+    from_azure_exception,
+)
 from mlops.output import command_output, configure_logging, emit, emit_json, say
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -34,7 +40,7 @@ class MlopsGroup(click.Group):
             except (click.exceptions.Exit, click.ClickException, click.Abort):
                 raise
             except KeyboardInterrupt:
-                fail(ctx, Interrupted("interrupted; what mlops started in Azure goes on"))
+                fail(ctx, Interrupted(INTERRUPTED))
             except Exception as exc:
                 translated = from_azure_exception(exc)
                 if translated is None:

@@ -20,6 +20,7 @@ EXIT_INTERRUPTED = 130
 ESCAPE_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 SIGN_IN_ERRORS = {"ClientAuthenticationError", "CredentialUnavailableError"}
 SIGN_IN_HINT = "run `mlops doctor` to see which credentials are available"
+INTERRUPTED = "interrupted; what mlops started in Azure goes on"
 # How azure-ai-ml's JobException words a failed job: "Exception : \n {<the job's error>} ".
 JOB_ERROR_PREFIX = "Exception :"
 
@@ -90,10 +91,20 @@ def is_job_failure(exc: BaseException | None) -> bool:
     return any("JobException" in class_names(link) for link in exception_chain(exc))
 
 
+def service_message(error: object) -> str:
+    """The message of the service's error body, with its first detail's when it says more."""
+    message = one_line(str(getattr(error, "message", None) or ""))
+    details = getattr(error, "details", None) or []
+    detail = one_line(str(getattr(details[0], "message", None) or "")) if details else ""
+    if detail and detail not in message:
+        return f"{message.rstrip('.')}: {detail}" if message else detail
+    return message
+
+
 def service_error(exc: BaseException) -> str:
     """An HTTP error answered by Azure: its message, code and status, from the error body."""
     error = getattr(exc, "error", None)
-    message = one_line(str(getattr(error, "message", None) or getattr(exc, "message", "") or exc))
+    message = service_message(error) or one_line(str(getattr(exc, "message", "") or exc))
     code = getattr(error, "code", None)
     status = getattr(exc, "status_code", None)
     facts = [str(code)] if code else []
@@ -142,14 +153,11 @@ def from_azure_exception(exc: BaseException) -> MlopsError | None:
         return InvalidInput(plain_line(exc))
     if not any(is_from(link, "azure.") for link in chain):
         return None
+    if interrupted(exc):
+        return Interrupted(INTERRUPTED)
     for link in chain:
         if class_names(link) & SIGN_IN_ERRORS:
-            said = (
-                service_error(link)
-                if "HttpResponseError" in class_names(link)
-                else plain_line(link)
-            )
-            return AzureFailure(f"could not sign in to Azure: {said} ({SIGN_IN_HINT})")
+            return sign_in_error(link)
     for link in chain:
         names = class_names(link)
         if "ValidationException" in names:
@@ -159,6 +167,11 @@ def from_azure_exception(exc: BaseException) -> MlopsError | None:
         if "HttpResponseError" in names:
             return AzureFailure(service_error(link))
     return AzureFailure(plain_line(exc))
+
+
+def sign_in_error(exc: BaseException) -> MlopsError:
+    said = service_error(exc) if "HttpResponseError" in class_names(exc) else plain_line(exc)
+    return AzureFailure(f"could not sign in to Azure: {said} ({SIGN_IN_HINT})")
 
 
 def about(what: str, exc: Exception) -> MlopsError:

@@ -18,7 +18,6 @@ from mlops.errors import AzureFailure, InvalidInput, one_line
 from mlops.metadata import read_json
 from mlops.naming import require_valid_name
 
-DEPLOYMENT_HEADER = "azureml-model-deployment"
 OK_STATUSES = (200, 201)
 # The scoring script refused the request itself.
 BAD_REQUEST_STATUSES = (400, 422)
@@ -102,7 +101,7 @@ def score(client: Any, endpoint_name: str, body: Any, deployment: str | None) ->
     headers = {"Content-Type": "application/json"}
     headers.update(credential_header(client.online_endpoints.get_keys(name=endpoint_name)))
     if deployment is not None:
-        headers[DEPLOYMENT_HEADER] = deployment
+        headers[payloads.DEPLOYMENT_HEADER] = deployment
     return post(endpoint.scoring_uri, body, headers)
 
 

@@ -1,9 +1,10 @@
 """The JSON files the commands read, and those that hand one step's result to the next.
 
-Run metadata (``mlops train --metadata-out``)::
+Run metadata (``mlops train --metadata-out``, ``mlops wait --metadata-out``)::
 
     {"job_name": ..., "status": ..., "studio_url": ..., "experiment": ...,
-     "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"}}
+     "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"},
+     "error": <why the job failed, or null>}
 
 Model metadata (``mlops register --metadata-out``)::
 

@@ -61,7 +61,7 @@ class PlainText(io.TextIOBase):
         *done, unfinished = self.line.split("\n")
         for line in done:
             self.target.write(last_drawn(line) + "\n")
-        # Of the redraws of the unfinished line, the last two can still be what it shows.
+        # Of an unfinished line, keep what it shows now and what is being drawn over it.
         self.line = "\r".join(unfinished.split("\r")[-2:])
         return len(text)
 

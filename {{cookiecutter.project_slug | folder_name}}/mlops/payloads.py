@@ -280,21 +280,26 @@ def deployment_requests(deployment: Any, collection: str) -> list[Request]:
         description=f"create or update deployment {deployment.name} of {deployment.endpoint_name}",
         body=rest_body(deployment._to_rest_object(location=LOCATION_PLACEHOLDER)),
     )
-    properties = request.body["properties"]
-    if is_reference(properties.get("model")):
-        properties["model"] = asset_id("models", properties["model"])
-    if isinstance(properties.get("model"), dict) and is_reference(
-        properties["model"].get("assetId")
-    ):
-        properties["model"]["assetId"] = asset_id("models", properties["model"]["assetId"])
-    if is_reference(properties.get("compute")):
-        properties["compute"] = compute_id(properties["compute"])
+    resolve_deployment_references(request.body["properties"])
     before = inline_environment(deployment, request.body)
     code = deployment.code_configuration.code if deployment.code_configuration else None
     if is_local_path(code):
         local = Path(deployment.base_path) / code
         mark_upload(request, ["properties", "codeConfiguration", "codeId"], local)
     return [*before, request]
+
+
+def resolve_deployment_references(properties: dict[str, Any]) -> None:
+    """The model and compute of a deployment body as the resource ids the SDK sends."""
+    model = properties.get("model")
+    if isinstance(model, dict):
+        # A batch deployment refers to its model as an asset reference.
+        if is_reference(model.get("assetId")):
+            model["assetId"] = asset_id("models", model["assetId"])
+    elif is_reference(model):
+        properties["model"] = asset_id("models", model)
+    if is_reference(properties.get("compute")):
+        properties["compute"] = compute_id(properties["compute"])
 
 
 def online_deployment_requests(deployment: Any) -> list[Request]:
@@ -320,14 +325,7 @@ def job_requests(job: Any) -> list[Request]:
     base = Path(job.base_path)
     if is_local_path(getattr(job, "code", None)):
         mark_upload(request, ["properties", "codeId"], base / job.code)
-    for name, job_input in (properties.get("inputs") or {}).items():
-        uri = job_input.get("uri")
-        if job_input.get("jobInputType") == "literal":
-            continue
-        if is_local_job_input(uri):
-            mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
-        elif is_reference(uri):
-            job_input["uri"] = asset_id("data", uri)
+    resolve_job_inputs(request, base)
     compute = properties.get("computeId")
     if is_reference(compute) and compute != LOCAL_COMPUTE:
         properties["computeId"] = compute_id(compute)
@@ -335,6 +333,18 @@ def job_requests(job: Any) -> list[Request]:
     if not before and is_reference(properties.get("environmentId")):
         properties["environmentId"] = asset_id("environments", properties["environmentId"])
     return [*before, request]
+
+
+def resolve_job_inputs(request: Request, base: Path) -> None:
+    """The inputs of a job body: a local path is uploaded, a data asset sent as its resource id."""
+    for name, job_input in (request.body["properties"].get("inputs") or {}).items():
+        uri = job_input.get("uri")
+        if job_input.get("jobInputType") == "literal":
+            continue
+        if is_local_job_input(uri):
+            mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
+        elif is_reference(uri):
+            job_input["uri"] = asset_id("data", uri)
 
 
 def requests_for(kind: Kind, entity: Any) -> list[Request]:

@@ -128,37 +128,50 @@ def wait_for_job(
 ) -> RunMetadata:
     """Stream the job's log to stderr until it ends; the job's final status decides the outcome.
 
-    The stream can stop before the job ends: the connection drops, or the job is still
-    finalizing. Then the job's status is read every ``interval`` seconds until it is terminal.
     Ctrl-C stops the waiting, not the job (Interrupted says how to go on).
     """
     name = metadata.job_name
     say(f"streaming the log of {name} until it ends (Ctrl-C stops waiting, not the job) ...")
     try:
         stream_error = stream(client, name)
-        job = read_job(client, name, interval)
-        job_error = describe(stream_error) if is_job_failure(stream_error) else None
-        started = time.monotonic()
-        if not is_terminal(status_text(job.status)):
-            if stream_error is not None:
-                say(f"the log stream of job {name} stopped: {describe(stream_error)}")
-            say(
-                f"job {name} is {status_text(job.status)}: checking its status every "
-                f"{interval:g}s until it ends (log: {job.studio_url or metadata.studio_url})"
-            )
-        while not is_terminal(status_text(job.status)):
-            time.sleep(interval)
-            job = read_job(client, name, interval)
-            elapsed = int(time.monotonic() - started)
-            say(f"job {name}: {status_text(job.status)} after {elapsed}s")
+        job = poll_until_ended(client, metadata, stream_error, interval)
     except KeyboardInterrupt as exc:
         raise interruption(metadata) from exc
+    return ended(metadata, job, stream_error)
+
+
+def poll_until_ended(
+    client: Any, metadata: RunMetadata, stream_error: Exception | None, interval: float
+) -> Any:
+    """The job once its status is terminal. The log stream can stop before: the connection
+    drops, or the job is still finalizing; then the status is read every ``interval`` seconds."""
+    name = metadata.job_name
+    job = read_job(client, name, interval)
+    if is_terminal(status_text(job.status)):
+        return job
+    if stream_error is not None:
+        say(f"the log stream of job {name} stopped: {describe(stream_error)}")
+    say(
+        f"job {name} is {status_text(job.status)}: checking its status every {interval:g}s "
+        f"until it ends (log: {job.studio_url or metadata.studio_url})"
+    )
+    started = time.monotonic()
+    while not is_terminal(status_text(job.status)):
+        time.sleep(interval)
+        job = read_job(client, name, interval)
+        say(f"job {name}: {status_text(job.status)} after {int(time.monotonic() - started)}s")
+    return job
+
+
+def ended(metadata: RunMetadata, job: Any, stream_error: Exception | None) -> RunMetadata:
+    """The run metadata of the ended ``job``, with its error if the log stream reported one."""
     status = status_text(job.status)
+    failure = stream_error if status != COMPLETED and is_job_failure(stream_error) else None
     return replace(
         metadata,
         status=status,
         studio_url=job.studio_url or metadata.studio_url,
-        error=job_error if status != COMPLETED else None,
+        error=describe(failure) if failure is not None else None,
     )
 
 

@@ -11,7 +11,7 @@ files its flow needs, in the order the command asks for them::
     azure.serve("jobs/get.json", job_name="quiet_lamp_1234", status="Completed")
 
 Files are steps: a request is answered from the files served up to the first one not fully
-answered yet, that one first. There it takes the first entry still open with the same method, host (a
+answered yet, that one first. It takes the first entry still open with the same method, host (a
 recorded ``Sanitized.blob.core.windows.net`` stands for any host of that domain), URL path and
 ``comp``/``restype`` query parameters (which tell blob operations on one path apart). Other query
 parameters (``api-version``, SAS tokens) are not compared.
