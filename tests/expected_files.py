@@ -111,6 +111,7 @@ COMMON_FILES = frozenset(
     tests/test_console_script.py
     tests/test_deploy.py
     tests/test_dry_run.py
+    tests/test_errors.py
     tests/test_gate_and_metadata.py
     tests/test_invoke.py
     tests/test_jobs.py
