@@ -27,25 +27,34 @@ DRY_RUN = click.option(
 )
 
 
-class MlopsGroup(click.Group):
-    """Keeps stdout for the result; turns errors into one line on stderr and the contract's exit
-    code."""
+class MlopsCommand(click.Command):
+    """A command whose stdout carries only its result; all it and the SDKs print else goes to
+    stderr (mlops.output.command_output). Its --help, printed before it runs, is not affected."""
 
     def invoke(self, ctx: click.Context):
         with command_output():
-            try:
-                return super().invoke(ctx)
-            except MlopsError as exc:
-                fail(ctx, exc)
-            except (click.exceptions.Exit, click.ClickException, click.Abort):
+            return super().invoke(ctx)
+
+
+class MlopsGroup(click.Group):
+    """Turns errors into one line on stderr and the contract's exit code."""
+
+    command_class = MlopsCommand
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MlopsError as exc:
+            fail(ctx, exc)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            fail(ctx, Interrupted(INTERRUPTED))
+        except Exception as exc:
+            translated = from_azure_exception(exc)
+            if translated is None:
                 raise
-            except KeyboardInterrupt:
-                fail(ctx, Interrupted(INTERRUPTED))
-            except Exception as exc:
-                translated = from_azure_exception(exc)
-                if translated is None:
-                    raise
-                fail(ctx, translated)
+            fail(ctx, translated)
 
 
 def fail(ctx: click.Context, error: MlopsError) -> None:

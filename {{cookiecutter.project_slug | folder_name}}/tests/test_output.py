@@ -46,3 +46,11 @@ def test_in_a_terminal_the_upload_bar_is_live(azure, mlops, project, paths, monk
     assert result.exit_code == 0, result.output
     assert "\rUploading " in result.stderr
     assert result.stdout.startswith("{")
+
+
+def test_a_commands_help_is_its_result_on_stdout(mlops):
+    result = mlops("train", "--help")
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Usage: ")
+    assert result.stderr == ""
