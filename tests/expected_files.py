@@ -74,12 +74,14 @@ COMMON_FILES = frozenset(
     tests/azure_responses/jobs/create.json
     tests/azure_responses/jobs/get-dropped.json
     tests/azure_responses/jobs/get.json
+    tests/azure_responses/jobs/missing.json
     tests/azure_responses/jobs/run-details-ctrl-c.json
     tests/azure_responses/jobs/run-details-dropped.json
     tests/azure_responses/jobs/run-details.json
     tests/azure_responses/jobs/unknown-compute.json
     tests/azure_responses/models/container-missing.json
     tests/azure_responses/models/container.json
+    tests/azure_responses/models/create-refused.json
     tests/azure_responses/models/create.json
     tests/azure_responses/models/get.json
     tests/azure_responses/models/list.json
@@ -93,6 +95,7 @@ COMMON_FILES = frozenset(
     tests/azure_responses/online-endpoints/keys.json
     tests/azure_responses/online-endpoints/missing.json
     tests/azure_responses/online-endpoints/token.json
+    tests/azure_responses/online-endpoints/update-conflict.json
     tests/azure_responses/online-endpoints/update.json
     tests/azure_responses/scoring/answer.json
     tests/azure_responses/storage/download-blob.json

@@ -150,3 +150,30 @@ def test_the_stage_tag_moves_to_the_deployed_version(azure, mlops, project, path
     ]
     assert "stage" not in untagged
     assert tagged["stage"] == "staging"
+
+
+def test_a_refused_traffic_change_puts_traffic_back_and_deletes_the_new_deployment(
+    azure, mlops, project, paths
+):
+    flows.endpoint_state(azure, ENDPOINT, {"blue": 100})
+    flows.create_deployment(azure, ENDPOINT, "green")
+    flows.smoke_test(azure, ENDPOINT, {"blue": 100, "green": 0})
+    flows.endpoint_state(azure, ENDPOINT, {"blue": 100, "green": 0})
+    azure.serve("workspace/get.json")
+    azure.serve("online-endpoints/update-conflict.json", endpoint_name=ENDPOINT)
+    flows.set_traffic(azure, ENDPOINT, {"blue": 100, "green": 0}, {"blue": 100})
+    flows.delete_deployment(azure, ENDPOINT, "green")
+
+    result = deploy(mlops, paths)
+
+    assert result.exit_code == 1
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith("mlops: set traffic green=100, blue=0 failed: The endpoint ")
+    assert "(Conflict, HTTP 409)" in line
+    assert line.endswith("recovered: set traffic blue=100; recovered: delete deployment green")
+    restored = [
+        sent.json()["properties"]["traffic"]
+        for sent in azure.requests("PUT")
+        if sent.path.endswith(f"/onlineEndpoints/{ENDPOINT}")
+    ]
+    assert restored == [{"green": 100}, {"blue": 100}]

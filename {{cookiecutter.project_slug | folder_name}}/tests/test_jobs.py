@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from mlops.output import PROGRESS_INTERVAL_SECONDS
 from mlops.train import STATUS_TRIES
 from mlops.workspace import SETTING_VARIABLES
@@ -196,13 +198,30 @@ def test_wait_follows_a_submitted_job_to_its_end(azure, mlops, project, paths):
     }
 
 
-def test_wait_on_a_job_that_has_ended_reports_it_at_once(azure, mlops, project):
-    flows.job_status(azure, "Failed", "churn")
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Canceled", "NotResponding", "Paused"])
+def test_wait_on_a_job_that_has_ended_reports_it_at_once(azure, mlops, project, status):
+    flows.job_status(azure, status, "churn")
+
+    result = mlops("wait", JOB)
+
+    if status == "Completed":
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["status"] == "Completed"
+    else:
+        assert result.exit_code == 1
+        assert f"mlops: job {JOB} ended {status} (log: " in result.stderr
+
+
+def test_wait_on_a_job_that_does_not_exist_says_so(azure, mlops, project):
+    azure.serve("jobs/missing.json")
 
     result = mlops("wait", JOB)
 
     assert result.exit_code == 1
-    assert f"mlops: job {JOB} ended Failed (log: " in result.stderr
+    assert result.stderr.splitlines() == [
+        "mlops: The specified resource was not found: Job test_334734506738 was not found in "
+        "workspace 00000. (UserError, HTTP 404)"
+    ]
 
 
 def test_cancel_asks_azure_and_reports_the_status(azure, mlops, project):

@@ -141,3 +141,18 @@ def test_a_job_output_without_metrics_is_named(azure, mlops, run_metadata):
         f"mlops: job {JOB} wrote no metrics.json into "
         f"azureml://datastores/workspaceblobstore/paths/azureml/{JOB}/model_output/metrics.json"
     )
+
+
+def test_a_registration_the_service_refuses_is_one_line(azure, mlops, run_metadata):
+    flows.job_status(azure, "Completed")
+    azure.serve("models/missing.json", model_name=MODEL)
+    azure.serve("models/container-missing.json", model_name=MODEL)
+    azure.serve("models/create-refused.json", model_name=MODEL, version="1")
+
+    result = register(mlops, run_metadata)
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"mlops: Could not find the output model_output of job {JOB}. (UserError, HTTP 400)"
+    )
+    assert not Path("outputs/model.json").exists()
