@@ -127,7 +127,11 @@ def apply(files: tuple[Path, ...], dry_run: bool) -> None:
 @click.argument("spec", type=EXISTING_FILE)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec field.")
 @click.option("--experiment", metavar="NAME", help="Experiment to file the job under.")
-@click.option("--wait", is_flag=True, help="Wait, showing the log; fail unless the job Completed.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait, showing the log; fail unless the job Completed. After Ctrl-C: mlops wait JOB.",
+)
 @METADATA_OUT
 @DRY_RUN
 def train(

@@ -161,8 +161,7 @@ def loader(name: str) -> Any:
 
 def loader_for(path: Path, kind: Kind) -> Any:
     """The azure-ai-ml function that loads the spec in ``path``, of ``kind``."""
-    file = schema_file(schema_url(read_text(path)) or "")
-    return loader(kind.schemas.get(file or "", next(iter(kind.schemas.values()))))
+    return loader(kind.schemas[schema_file(schema_url(read_text(path)) or "")])
 
 
 def try_load(

@@ -282,12 +282,12 @@ class ScriptedAzure:
             raise KeyboardInterrupt
         flow = entry.flow
         text = flow.substitute(json.dumps(entry.body))
-        return entry.status, headers_of(entry, flow), body_bytes(json.loads(text))
+        return entry.status, headers_of(entry), body_bytes(json.loads(text))
 
     def reachable(self) -> list[Entry]:
-        """The entries a request may be answered from: those of the files served so far up to the
-        first with an entry not answered yet (files are steps, in order; within one, any order),
-        that file's first: an earlier one's repeating entry answers only what it does not."""
+        """The entries a request may be answered from: those of the files served up to the first
+        not fully answered (files are steps, in order; within one, any order). That file's come
+        first, so that an earlier file's repeating entry takes only what it does not."""
         flows: list[Flow] = []
         for flow in self.flows:
             flows.insert(0, flow)
@@ -376,13 +376,14 @@ class ScriptedAzure:
         monkeypatch.setattr(time, "sleep", self.sleep)
 
 
-def headers_of(entry: Entry, flow: Flow) -> dict[str, str]:
+def headers_of(entry: Entry) -> dict[str, str]:
+    """The entry's response headers, its flow's variables put in, without encoding headers."""
     headers = {}
     for name, value in entry.headers.items():
         if name.lower() in ENCODING_HEADERS:
             continue
         text = ", ".join(value) if isinstance(value, list) else str(value)
-        headers[name] = flow.substitute(text)
+        headers[name] = entry.flow.substitute(text)
     return headers
 
 
