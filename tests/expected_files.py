@@ -57,6 +57,7 @@ SHARED_FILES = frozenset(
     aml/data.yml
     aml/workspace.yml
     docs/adding-a-model.md
+    docs/adding-an-asset-kind.md
     docs/mlops.md
     docs/scoring.md
     mlops/__init__.py
@@ -68,8 +69,10 @@ SHARED_FILES = frozenset(
     mlops/errors.py
     mlops/gate.py
     mlops/invoke.py
+    mlops/kinds.py
     mlops/metadata.py
     mlops/models.py
+    mlops/naming.py
     mlops/output.py
     mlops/payloads.py
     mlops/register.py
@@ -78,14 +81,78 @@ SHARED_FILES = frozenset(
     mlops/train.py
     mlops/validate.py
     mlops/workspace.py
+    tests/azure_flows.py
+    tests/azure_responses/README.md
+    tests/azure_responses/code/create.json
+    tests/azure_responses/code/start-upload.json
+    tests/azure_responses/compute/create-fails.json
+    tests/azure_responses/compute/create.json
+    tests/azure_responses/compute/update.json
+    tests/azure_responses/data/create.json
+    tests/azure_responses/data/latest.json
+    tests/azure_responses/data/missing.json
+    tests/azure_responses/datastores/workspaceartifactstore.json
+    tests/azure_responses/datastores/workspaceblobstore.json
+    tests/azure_responses/environments/conflict.json
+    tests/azure_responses/environments/container.json
+    tests/azure_responses/environments/create.json
+    tests/azure_responses/environments/latest.json
+    tests/azure_responses/environments/missing.json
+    tests/azure_responses/jobs/cancel.json
+    tests/azure_responses/jobs/create.json
+    tests/azure_responses/jobs/get-dropped.json
+    tests/azure_responses/jobs/get.json
+    tests/azure_responses/jobs/missing.json
+    tests/azure_responses/jobs/run-details-ctrl-c.json
+    tests/azure_responses/jobs/run-details-dropped.json
+    tests/azure_responses/jobs/run-details.json
+    tests/azure_responses/jobs/unknown-compute.json
+    tests/azure_responses/models/container-missing.json
+    tests/azure_responses/models/container.json
+    tests/azure_responses/models/create-refused.json
+    tests/azure_responses/models/create.json
+    tests/azure_responses/models/get.json
+    tests/azure_responses/models/list.json
+    tests/azure_responses/models/missing.json
+    tests/azure_responses/online-deployments/create-fails.json
+    tests/azure_responses/online-deployments/create.json
+    tests/azure_responses/online-deployments/delete.json
+    tests/azure_responses/online-endpoints/create.json
+    tests/azure_responses/online-endpoints/deployments.json
+    tests/azure_responses/online-endpoints/get.json
+    tests/azure_responses/online-endpoints/keys.json
+    tests/azure_responses/online-endpoints/missing.json
+    tests/azure_responses/online-endpoints/token.json
+    tests/azure_responses/online-endpoints/update-conflict.json
+    tests/azure_responses/online-endpoints/update.json
+    tests/azure_responses/scoring/answer.json
+    tests/azure_responses/storage/download-blob.json
+    tests/azure_responses/storage/get-blob.json
+    tests/azure_responses/storage/list-blobs.json
+    tests/azure_responses/storage/list-no-blobs.json
+    tests/azure_responses/storage/upload.json
+    tests/azure_responses/workspace/discovery.json
+    tests/azure_responses/workspace/get.json
+    tests/azure_responses/workspace/unauthorized.json
     tests/conftest.py
+    tests/live/steps.py
     tests/live/test_workspace_flow.py
-    tests/test_azure_commands.py
+    tests/scripted_azure.py
+    tests/test_apply.py
     tests/test_bench_score.py
     tests/test_console_script.py
+    tests/test_deploy.py
     tests/test_dry_run.py
+    tests/test_errors.py
     tests/test_gate_and_metadata.py
+    tests/test_invoke.py
+    tests/test_jobs.py
+    tests/test_kinds.py
+    tests/test_live_steps.py
+    tests/test_output.py
+    tests/test_register.py
     tests/test_rollout.py
+    tests/test_scripted_azure.py
     tests/test_validate.py
     tests/test_workspace.py
     tools/bench_score.py

@@ -86,20 +86,27 @@ def test_dry_runs_carry_the_answers(offline_commands, bake_case):
     }
 
     job = json.loads(trained["stdout"])["requests"][0]["body"]["properties"]
-    assert job["computeId"] == compute_name
+    workspace = (
+        "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>/providers/"
+        "Microsoft.MachineLearningServices/workspaces/<AZUREML_WORKSPACE_NAME>"
+    )
+    assert job["computeId"] == f"{workspace}/computes/{compute_name}"
     assert job["experimentName"] == answers["experiment_name"]
-    assert job["environmentId"] == f"{answers['project_slug']}-model1-train-env@latest"
+    assert job["environmentId"] == (
+        f"{workspace}/environments/{answers['project_slug']}-model1-train-env/versions/"
+        "<latest version, resolved when sent>"
+    )
 
 
 def name_rules_of_mlops(project: Path) -> dict[str, str]:
-    """NAME_RULES of the generated mlops/validate.py: rule name -> regex source, read without
+    """NAME_RULES of the generated mlops/naming.py: rule name -> regex source, read without
     importing the module."""
-    tree = ast.parse((project / "mlops" / "validate.py").read_text(encoding="utf-8"))
+    tree = ast.parse((project / "mlops" / "naming.py").read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NAME_RULES":
             sources = [value.elts[0].args[0] for value in node.value.values]
             return ast.literal_eval(ast.Dict(keys=node.value.keys, values=sources))
-    raise AssertionError("mlops/validate.py has no NAME_RULES")
+    raise AssertionError("mlops/naming.py has no NAME_RULES")
 
 
 def test_mlops_checks_names_by_the_same_rules_as_the_hooks(default_project):

@@ -14,47 +14,37 @@ from pathlib import Path
 from typing import Any
 
 from mlops import payloads, specs
-from mlops.errors import InvalidInput
+from mlops.errors import InvalidInput, about, exception_chain
+from mlops.kinds import APPLIED, Kind, apply_order
 from mlops.output import say, wait_for
 from mlops.validate import local_references
 
-APPLY_ORDER = (
-    "compute",
-    "environment",
-    "data",
-    "model",
-    "online_endpoint",
-    "batch_endpoint",
-    "batch_deployment",
-)
-OTHER_COMMANDS = {
-    "job": "submit jobs with `mlops train`",
-    "online_deployment": "roll out online deployments with `mlops deploy`",
-    "workspace": "create the workspace once with `az ml workspace create --file aml/workspace.yml`",
-}
-VERSIONED_ASSETS = {"environment", "data", "model"}
 FINGERPRINT_TAG = "mlops_fingerprint"
 
 
 @dataclass(frozen=True)
 class Asset:
     path: Path
-    kind: str
+    kind: Kind
     entity: Any
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.title} {self.entity.name}"
 
 
 def load_assets(files: Iterable[Path]) -> list[Asset]:
     assets = []
     for path in files:
         spec_kind = specs.kind_of_file(path)
-        if spec_kind in OTHER_COMMANDS:
+        if spec_kind is not None and not spec_kind.applied:
             raise InvalidInput(
-                f"{specs.display_path(path)}: apply does not handle {specs.KIND_TITLES[spec_kind]}"
-                f" specs; {OTHER_COMMANDS[spec_kind]}"
+                f"{specs.display_path(path)}: apply does not handle {spec_kind.title} specs; "
+                + spec_kind.elsewhere()
             )
-        kind, entity = specs.load_spec(path, expected=APPLY_ORDER)
+        kind, entity = specs.load_spec(path, expected=[kind.name for kind in APPLIED])
         assets.append(Asset(path, kind, entity))
-    return sorted(assets, key=lambda asset: APPLY_ORDER.index(asset.kind))
+    return sorted(assets, key=lambda asset: apply_order(asset.kind))
 
 
 def files_of(path: Path) -> Iterator[Path]:
@@ -77,7 +67,7 @@ def fingerprint(spec: Path) -> str:
 
 def prepare(asset: Asset) -> Asset:
     """Tag unversioned assets with their fingerprint, which is how apply recognises them later."""
-    if asset.kind in VERSIONED_ASSETS and not asset.entity.version:
+    if asset.kind.versioned and not asset.entity.version:
         asset.entity.tags = {**(asset.entity.tags or {}), FINGERPRINT_TAG: fingerprint(asset.path)}
     return asset
 
@@ -90,17 +80,28 @@ def dry_run(files: Iterable[Path]) -> dict[str, Any]:
 
 
 def apply(client: Any, files: Iterable[Path]) -> dict[str, Any]:
-    results = [apply_asset(client, prepare(asset)) for asset in load_assets(files)]
+    results = []
+    for asset in load_assets(files):
+        try:
+            results.append(apply_asset(client, prepare(asset)))
+        except Exception as exc:
+            raise about(specs.display_path(asset.path), exc) from exc
     return {"command": "apply", "applied": results}
 
 
 def latest_version(operations: Any, name: str) -> Any:
+    """The latest version of asset ``name``, or None when there is none yet.
+
+    azure-ai-ml reports a missing asset as a validation error raised from the service's 404.
+    """
     from azure.core.exceptions import ResourceNotFoundError
 
     try:
         return operations.get(name=name, label="latest")
-    except ResourceNotFoundError:
-        return None
+    except Exception as exc:
+        if any(isinstance(link, ResourceNotFoundError) for link in exception_chain(exc)):
+            return None
+        raise
 
 
 def apply_versioned(operations: Any, asset: Asset) -> dict[str, Any]:
@@ -109,52 +110,41 @@ def apply_versioned(operations: Any, asset: Asset) -> dict[str, Any]:
         latest = latest_version(operations, entity.name)
         wanted = entity.tags[FINGERPRINT_TAG]
         if latest is not None and (latest.tags or {}).get(FINGERPRINT_TAG) == wanted:
-            say(f"{asset.kind} {entity.name}: unchanged (version {latest.version})")
+            say(f"{asset.label}: unchanged (version {latest.version})")
             return result(asset, "unchanged", latest.version)
-    say(f"{asset.kind} {entity.name}: creating a version ...")
+    say(f"{asset.label}: creating a version ...")
     created = operations.create_or_update(entity)
-    say(f"{asset.kind} {entity.name}: version {created.version}")
+    say(f"{asset.label}: version {created.version}")
     return result(asset, "applied", created.version)
 
 
 def apply_asset(client: Any, asset: Asset) -> dict[str, Any]:
-    entity = asset.entity
-    label = f"{specs.KIND_TITLES[asset.kind]} {entity.name}"
-    if asset.kind == "compute":
-        wait_for(client.compute.begin_create_or_update(entity), f"applying {label}")
-    elif asset.kind == "environment":
-        return apply_versioned(client.environments, asset)
-    elif asset.kind == "data":
-        return apply_versioned(client.data, asset)
-    elif asset.kind == "model":
-        return apply_versioned(client.models, asset)
-    elif asset.kind == "online_endpoint":
-        keep_live_traffic(client, entity)
-        wait_for(client.online_endpoints.begin_create_or_update(entity), f"applying {label}")
-    elif asset.kind == "batch_endpoint":
-        wait_for(client.batch_endpoints.begin_create_or_update(entity), f"applying {label}")
-    elif asset.kind == "batch_deployment":
-        wait_for(client.batch_deployments.begin_create_or_update(entity), f"applying {label}")
+    operations = getattr(client, asset.kind.operations)
+    if asset.kind.versioned:
+        return apply_versioned(operations, asset)
+    if asset.kind.keeps_live_traffic:
+        keep_live_traffic(operations, asset.entity)
+    wait_for(operations.begin_create_or_update(asset.entity), f"applying {asset.label}")
     return result(asset, "applied", None)
 
 
-def keep_live_traffic(client: Any, endpoint: Any) -> None:
+def keep_live_traffic(endpoints: Any, endpoint: Any) -> None:
     """Updating an endpoint from a spec without traffic must not take live traffic away."""
     from azure.core.exceptions import ResourceNotFoundError
 
     if endpoint.traffic:
         return
     try:
-        current = client.online_endpoints.get(name=endpoint.name)
+        current = endpoints.get(name=endpoint.name)
     except ResourceNotFoundError:
         return
-    endpoint.traffic = dict(current.traffic or {})
+    endpoint.traffic = {name: share for name, share in (current.traffic or {}).items() if share}
 
 
 def result(asset: Asset, outcome: str, version: str | None) -> dict[str, Any]:
     return {
         "spec": specs.display_path(asset.path),
-        "kind": asset.kind,
+        "kind": asset.kind.name,
         "name": asset.entity.name,
         "version": version,
         "result": outcome,

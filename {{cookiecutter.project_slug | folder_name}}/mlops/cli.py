@@ -7,8 +7,14 @@ from pathlib import Path
 
 import click
 
-from mlops.errors import EXIT_BAD_INPUT, MlopsError, from_azure_exception
-from mlops.output import configure_logging, emit_json, say
+from mlops.errors import (
+    EXIT_BAD_INPUT,
+    INTERRUPTED,
+    Interrupted,
+    MlopsError,
+    from_azure_exception,
+)
+from mlops.output import command_output, configure_logging, emit, emit_json, say
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
@@ -21,6 +27,9 @@ MODEL_LIST_FORMATS = {
         + "".join(f"{name}," for name in names)
     ),
 }
+METADATA_OUT = click.option(
+    "--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here."
+)
 DRY_RUN = click.option(
     "--dry-run",
     is_flag=True,
@@ -28,23 +37,39 @@ DRY_RUN = click.option(
 )
 
 
+class MlopsCommand(click.Command):
+    """A command whose stdout carries only its result; all it and the SDKs print else goes to
+    stderr (mlops.output.command_output). Its --help, printed before it runs, is not affected."""
+
+    def invoke(self, ctx: click.Context):
+        with command_output():
+            return super().invoke(ctx)
+
+
 class MlopsGroup(click.Group):
     """Turns errors into one line on stderr and the contract's exit code."""
+
+    command_class = MlopsCommand
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except MlopsError as exc:
-            say(f"mlops: {exc}")
-            ctx.exit(exc.exit_code)
+            fail(ctx, exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt:
+            fail(ctx, Interrupted(INTERRUPTED))
         except Exception as exc:
             translated = from_azure_exception(exc)
             if translated is None:
                 raise
-            say(f"mlops: {translated}")
-            ctx.exit(translated.exit_code)
+            fail(ctx, translated)
+
+
+def fail(ctx: click.Context, error: MlopsError) -> None:
+    say(f"mlops: {error}")
+    ctx.exit(error.exit_code)
 
 
 def client():
@@ -67,7 +92,7 @@ def main(verbose: bool) -> None:
     """Operations on this project's Azure Machine Learning workspace.
 
     Exit codes: 0 done; 1 an Azure operation failed or a gate refused; 2 bad input or an invalid
-    spec. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
+    spec; 130 interrupted. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
     AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential, or in
     GitHub Actions with AZURE_CLIENT_ID and AZURE_TENANT_ID set, from a fresh OIDC token at each
     sign-in. `mlops doctor` shows which.
@@ -87,7 +112,7 @@ def validate(paths: tuple[Path, ...]) -> None:
 
     report = run_validation(list(paths) or [project_root()])
     for problem in report.problems:
-        click.echo(str(problem))
+        emit(str(problem))
     checked = f"{report.specs} specs, {len(report.conda_files)} conda files"
     if report.problems:
         say(f"mlops: {len(report.problems)} problems in {checked}")
@@ -112,8 +137,12 @@ def apply(files: tuple[Path, ...], dry_run: bool) -> None:
 @click.argument("spec", type=EXISTING_FILE)
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a spec field.")
 @click.option("--experiment", metavar="NAME", help="Experiment to file the job under.")
-@click.option("--wait", is_flag=True, help="Wait, showing the log; fail unless the job Completed.")
-@click.option("--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Wait, showing the log; fail unless the job Completed. After Ctrl-C: mlops wait JOB.",
+)
+@METADATA_OUT
 @DRY_RUN
 def train(
     spec: Path,
@@ -131,6 +160,29 @@ def train(
         emit_json(jobs.dry_run(job))
     else:
         emit_json(jobs.submit(client(), job, wait, metadata_out))
+
+
+@main.command()
+@click.argument("job_name", metavar="JOB")
+@METADATA_OUT
+def wait(job_name: str, metadata_out: Path | None) -> None:
+    """Follow a submitted job until it ends, showing its log; fail unless it Completed.
+
+    What `train --wait` does after submitting: use it to follow a job again after Ctrl-C, or
+    from a later pipeline step.
+    """
+    from mlops import train as jobs
+
+    emit_json(jobs.wait(client(), job_name, metadata_out))
+
+
+@main.command()
+@click.argument("job_name", metavar="JOB")
+def cancel(job_name: str) -> None:
+    """Cancel a submitted job."""
+    from mlops import train as jobs
+
+    emit_json(jobs.cancel(client(), job_name))
 
 
 @main.command()
@@ -233,7 +285,7 @@ def invoke(endpoint: str, request: Path, deployment: str | None, dry_run: bool) 
     if dry_run:
         emit_json(endpoints.dry_run(endpoint, request, deployment))
     else:
-        click.echo(endpoints.invoke(client(), endpoint, request, deployment))
+        emit(endpoints.invoke(client(), endpoint, request, deployment))
 
 
 @main.command()
@@ -243,7 +295,7 @@ def doctor() -> None:
 
     lines, ready = report(findings())
     for line in lines:
-        click.echo(line)
+        emit(line)
     if not ready:
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
 
@@ -272,7 +324,7 @@ def list_models(selection: str, changed_since: str | None, output_format: str) -
 
     names, why = models.select_models(project_root(), selection, changed_since)
     say(f"{why}: {', '.join(names) or 'no model'}")
-    click.echo(MODEL_LIST_FORMATS[output_format](names))
+    emit(MODEL_LIST_FORMATS[output_format](names))
 
 
 @main.command(name="add-model")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops import payloads, rollout, specs
-from mlops.errors import AzureFailure, InvalidInput, MlopsError, first_line
-from mlops.metadata import ModelMetadata, parse_model_reference, read_json, read_model_metadata
+from mlops.errors import AzureFailure, InvalidInput, describe
+from mlops.invoke import Answer, score
+from mlops.metadata import ModelMetadata, read_json, read_model_metadata
+from mlops.naming import parse_model_reference, require_valid_name
 from mlops.output import say, wait_for
 from mlops.rollout import (
     CreateDeployment,
@@ -25,7 +26,6 @@ from mlops.rollout import (
     SmokeTest,
     Step,
 )
-from mlops.validate import require_valid_name
 
 STAGE_TAG = "stage"
 
@@ -56,7 +56,9 @@ class Target:
 def model_to_deploy(model: str | None, model_metadata: Path | None) -> ModelMetadata:
     if bool(model) == bool(model_metadata):
         raise InvalidInput("give exactly one of --model NAME:VERSION and --model-metadata FILE")
-    return parse_model_reference(model) if model else read_model_metadata(model_metadata)
+    if model:
+        return ModelMetadata(*parse_model_reference("--model", model))
+    return read_model_metadata(model_metadata)
 
 
 def load_target(
@@ -81,22 +83,17 @@ def load_target(
     return Target(endpoint, deployment, model, smoke_request)
 
 
-def check_smoke_response(deployment: str, response: str) -> None:
-    """A smoke test passes when the deployment answers with JSON that is not an error."""
-    try:
-        answer = json.loads(response)
-    except ValueError as exc:
+def check_smoke_answer(deployment: str, answer: Answer) -> None:
+    """A smoke test passes when the deployment answers 200 with JSON that is not an error."""
+    if not answer.ok:
+        raise SmokeTestFailed(f"deployment {deployment} answered {answer.reason()}")
+    if answer.document() is None:
         raise SmokeTestFailed(
-            f"deployment {deployment} answered with non-JSON: {response[:200]}"
-        ) from exc
-    if isinstance(answer, str):
-        # Scoring scripts may return a JSON document encoded as a string.
-        try:
-            answer = json.loads(answer)
-        except ValueError:
-            pass
-    if isinstance(answer, dict) and "error" in answer:
-        raise SmokeTestFailed(f"deployment {deployment} answered with an error: {answer['error']}")
+            f"deployment {deployment} answered with non-JSON: {answer.text[:200]}"
+        )
+    error = answer.error()
+    if error is not None:
+        raise SmokeTestFailed(f"deployment {deployment} answered with an error: {error}")
 
 
 def run_plan(plan: RolloutPlan, execute: Callable[[Step], None]) -> None:
@@ -106,8 +103,7 @@ def run_plan(plan: RolloutPlan, execute: Callable[[Step], None]) -> None:
         try:
             execute(step)
         except Exception as exc:
-            reason = str(exc) if isinstance(exc, MlopsError) else first_line(exc)
-            raise AzureFailure(rollback(plan, index, reason, execute)) from exc
+            raise AzureFailure(rollback(plan, index, describe(exc), execute)) from exc
 
 
 def rollback(plan: RolloutPlan, failed_index: int, reason: str, execute: Callable) -> str:
@@ -126,7 +122,7 @@ def rollback(plan: RolloutPlan, failed_index: int, reason: str, execute: Callabl
         try:
             execute(step)
         except Exception as exc:
-            message += f"; could not {step.describe()}: {first_line(exc)}"
+            message += f"; could not {step.describe()}: {describe(exc)}"
         else:
             message += f"; recovered: {step.describe()}"
     return message
@@ -147,8 +143,9 @@ class AzureRollout:
             endpoint = self.client.online_endpoints.get(name=name)
         except ResourceNotFoundError:
             return EndpointState.missing()
-        deployments = tuple(d.name for d in self.client.online_deployments.list(endpoint_name=name))
-        return EndpointState(True, dict(endpoint.traffic or {}), deployments)
+        # azure-ai-ml lists every deployment in the traffic it returns, at 0 when it has none.
+        traffic = dict(endpoint.traffic or {})
+        return EndpointState(True, traffic, tuple(traffic))
 
     def execute(self, step: Step) -> None:
         endpoints = self.client.online_endpoints
@@ -160,12 +157,8 @@ class AzureRollout:
             deployment = self.target.deployment_named(step.deployment)
             wait_for(deployments.begin_create_or_update(deployment), step.describe())
         elif isinstance(step, SmokeTest):
-            response = endpoints.invoke(
-                endpoint_name=name,
-                request_file=str(self.target.smoke_request),
-                deployment_name=step.deployment,
-            )
-            check_smoke_response(step.deployment, response)
+            body = read_json(self.target.smoke_request, "--smoke-request")
+            check_smoke_answer(step.deployment, score(self.client, name, body, step.deployment))
         elif isinstance(step, SetTraffic):
             endpoint = endpoints.get(name=name)
             endpoint.traffic = step.as_dict()
@@ -228,7 +221,10 @@ def step_requests(plan: RolloutPlan, step: Step, target: Target) -> list[payload
         return payloads.online_deployment_requests(target.deployment_named(step.deployment))
     if isinstance(step, SmokeTest):
         body = read_json(target.smoke_request, "--smoke-request")
-        return [payloads.score_request(plan.endpoint, step.deployment, body, step.describe())]
+        auth_mode = target.endpoint.auth_mode
+        return payloads.score_requests(
+            plan.endpoint, step.deployment, body, step.describe(), auth_mode
+        )
     if isinstance(step, SetTraffic):
         return payloads.online_endpoint_requests(target.endpoint, traffic=step.as_dict())
     if isinstance(step, DeleteDeployment):

@@ -54,14 +54,6 @@ def read_metrics_file(path: Path, what: str = "--metrics-file") -> dict[str, flo
     return numeric_metrics(read_json(path, what), str(path))
 
 
-def find_metrics_file(folder: Path) -> Path | None:
-    """The metrics.json in a downloaded job output (directly or in a sub-folder)."""
-    direct = folder / METRICS_FILE_NAME
-    if direct.is_file():
-        return direct
-    return next(iter(sorted(folder.rglob(METRICS_FILE_NAME))), None)
-
-
 def threshold_checks(metrics: dict[str, float], thresholds: list[tuple[str, float]]) -> list[Check]:
     checks = []
     for name, minimum in thresholds:

@@ -1,9 +1,10 @@
 """The JSON files the commands read, and those that hand one step's result to the next.
 
-Run metadata (``mlops train --metadata-out``)::
+Run metadata (``mlops train --metadata-out``, ``mlops wait --metadata-out``)::
 
     {"job_name": ..., "status": ..., "studio_url": ..., "experiment": ...,
-     "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"}}
+     "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"},
+     "error": <why the job failed, or null>}
 
 Model metadata (``mlops register --metadata-out``)::
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import InvalidInput
-from mlops.validate import require_valid_name
+from mlops.naming import require_valid_name, require_valid_version
 
 JOB_OUTPUT_URI = "azureml://jobs/{job}/outputs/{output}/paths/{path}"
 # Job statuses (azure.ai.ml.operations._run_history_constants.JobStatus). A job in a terminal
@@ -27,6 +28,20 @@ COMPLETED = "Completed"
 TERMINAL_STATUSES = frozenset({COMPLETED, "Failed", "Canceled", "NotResponding", "Paused"})
 # The status of run metadata written without one.
 UNKNOWN_STATUS = "Unknown"
+# Outputs every job has (its logs), which hold no model.
+DEFAULT_OUTPUT = "default"
+
+
+def status_text(status: Any) -> str:
+    """A job status as the service words it: azure-ai-ml gives an enum whose str() is
+    "JobStatus.COMPLETED"; its value is "Completed"."""
+    if status is None:
+        return UNKNOWN_STATUS
+    return str(getattr(status, "value", status))
+
+
+def is_terminal(status: str) -> bool:
+    return status in TERMINAL_STATUSES
 
 
 def job_output_uri(job_name: str, output_name: str, path: str = "") -> str:
@@ -40,6 +55,8 @@ class RunMetadata:
     studio_url: str | None
     experiment: str | None
     outputs: dict[str, str] = field(default_factory=dict)
+    # Why the job failed, as far as its log stream said.
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,23 +114,26 @@ def read_run_metadata(path: Path) -> RunMetadata:
     )
 
 
-def read_model_metadata(path: Path) -> ModelMetadata:
-    document = read_json(path, "--model-metadata", object_only=True)
-    metrics = document.get("metrics") or {}
-    name = required_text(document, "name", path)
-    require_valid_name(f"{path}: name", name, "asset")
-    return ModelMetadata(
-        name=name,
-        version=required_text(document, "version", path),
-        job_name=document.get("job_name"),
-        metrics=metrics if isinstance(metrics, dict) else {},
+def run_metadata_of(job: Any, submitted: Any = None) -> RunMetadata:
+    """The run metadata of a job entity azure-ai-ml returned, with the outputs of the job as
+    ``submitted`` too (the service reports an output once the job has one)."""
+    names = [*(job.outputs or {}), *((submitted.outputs or {}) if submitted is not None else {})]
+    outputs = [name for name in dict.fromkeys(names) if name != DEFAULT_OUTPUT]
+    return RunMetadata(
+        job_name=job.name,
+        status=status_text(job.status),
+        studio_url=job.studio_url,
+        experiment=job.experiment_name,
+        outputs={name: job_output_uri(job.name, name) for name in outputs},
     )
 
 
-def parse_model_reference(text: str) -> ModelMetadata:
-    """``NAME:VERSION`` (an ``azureml:`` prefix is allowed) -> ModelMetadata."""
-    reference = text.removeprefix("azureml:")
-    name, sep, version = reference.rpartition(":")
-    if not sep or not name or not version.isdigit():
-        raise InvalidInput(f"--model: expected NAME:VERSION with a numeric version, got {text!r}")
-    return ModelMetadata(name=require_valid_name("--model", name, "asset"), version=version)
+def read_model_metadata(path: Path) -> ModelMetadata:
+    document = read_json(path, "--model-metadata", object_only=True)
+    metrics = document.get("metrics") or {}
+    return ModelMetadata(
+        name=require_valid_name(f"{path}: name", required_text(document, "name", path), "asset"),
+        version=require_valid_version(f"{path}: version", required_text(document, "version", path)),
+        job_name=document.get("job_name"),
+        metrics=metrics if isinstance(metrics, dict) else {},
+    )

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from mlops.errors import InvalidInput, first_line
+from mlops.errors import InvalidInput, plain_line
+from mlops.naming import require_valid_name
 from mlops.output import say
-from mlops.validate import require_valid_name
 
 MODELS_DIR = "models"
 MODEL_TEMPLATE_DIR = "model_template"
@@ -123,7 +123,7 @@ def add_model(root: Path, name: str) -> dict[str, str]:
     try:
         folder = render(root / MODELS_DIR, {"model": name})
     except cookiecutter.exceptions.CookiecutterException as exc:
-        raise InvalidInput(f"{MODEL_TEMPLATE_DIR}: {first_line(exc)}") from exc
+        raise InvalidInput(f"{MODEL_TEMPLATE_DIR}: {plain_line(exc)}") from exc
     add_to_azure_pipeline(root, name)
     return {"model": name, "folder": folder.relative_to(root).as_posix(), **model_settings(folder)}
 

@@ -1,11 +1,13 @@
 """Dry runs: the REST requests a command would send, built from the same azure-ai-ml entities.
 
-Each body comes from the entity's own REST conversion in azure-ai-ml, so it is what the SDK sends,
-with two differences a real run resolves against the workspace: local files (code, data, build
-contexts) are shown as the local path that would be uploaded, and the workspace location, which
-needs a call to Azure, is shown as a placeholder. Resources are given relative to the workspace
-(``/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MachineLearningServices/
-workspaces/<name>/``).
+Each body comes from the entity's own REST conversion in azure-ai-ml, with the references resolved
+as the SDK resolves them before sending: a compute, environment, data asset or model named in a
+spec becomes its resource id in the workspace (``/subscriptions/<id>/resourceGroups/<group>/
+providers/Microsoft.MachineLearningServices/workspaces/<name>/computes/<compute>``; a setting not
+configured here is shown as ``<ITS_VARIABLE>``). What only the workspace can tell is said plainly:
+the version an ``@latest`` reference resolves to when sent, local files (code, data, build
+contexts) shown as the local path that would be uploaded, and the workspace location. Resources
+of requests are given relative to the workspace, scoring URIs in full.
 """
 
 from __future__ import annotations
@@ -17,11 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlops.kinds import Kind
 from mlops.specs import display_path, is_local_path
-from mlops.workspace import resolve_settings
+from mlops.workspace import SETTING_VARIABLES, resolve_settings
 
 LOCATION_PLACEHOLDER = "<workspace location>"
 NEXT_VERSION = "<next version>"
+# A job run on this machine names no compute resource.
+LOCAL_COMPUTE = "local"
+RESOLVED_WHEN_SENT = "<{label} version, resolved when sent>"
+ASSET_PREFIX = "azureml:"
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+SCORING_URI = "https://{endpoint}.<workspace location>.inference.ml.azure.com/score"
+ENDPOINT_CREDENTIALS = {
+    "key": ("POST", "listKeys", "read the endpoint key"),
+    "aml_token": ("POST", "token", "get an endpoint token"),
+}
 
 
 @dataclass
@@ -59,6 +72,39 @@ def dry_run_document(command: str, requests: list[Request], **extra: Any) -> dic
         **extra,
         "requests": [request.to_dict() for request in requests],
     }
+
+
+def workspace_id() -> str:
+    """The workspace's resource id, with ``<VARIABLE>`` for each setting not configured here."""
+    settings = resolve_settings()
+    subscription, group, name = (
+        getattr(settings, key) or f"<{variable}>" for key, variable in SETTING_VARIABLES.items()
+    )
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{name}"
+    )
+
+
+def is_reference(value: Any) -> bool:
+    """A spec's ``name``, ``name:version`` or ``name@label`` (its ``azureml:`` prefix dropped by
+    the REST conversion), as opposed to a URI, a resource id or a local path."""
+    return isinstance(value, str) and bool(value) and "://" not in value and value[0] != "/"
+
+
+def asset_id(collection: str, reference: str) -> str:
+    """The resource id azure-ai-ml sends for an asset reference, ``name:version`` or
+    ``name@label``."""
+    name, at, label = reference.removeprefix(ASSET_PREFIX).partition("@")
+    if at:
+        version = RESOLVED_WHEN_SENT.format(label=label)
+    else:
+        name, _, version = name.partition(":")
+    return f"{workspace_id()}/{collection}/{name}/versions/{version}"
+
+
+def compute_id(name: str) -> str:
+    return f"{workspace_id()}/computes/{name.removeprefix(ASSET_PREFIX)}"
 
 
 def rest_body(rest_object: Any) -> Any:
@@ -118,7 +164,7 @@ def inline_environment(owner: Any, body: dict[str, Any]) -> list[Request]:
     request = environment_request(
         environment, f"register the inline environment as {environment_resource(environment)}"
     )
-    body.setdefault("properties", {})["environmentId"] = request.resource
+    body.setdefault("properties", {})["environmentId"] = f"{workspace_id()}/{request.resource}"
     return [request]
 
 
@@ -180,15 +226,40 @@ def online_endpoint_requests(endpoint: Any, traffic: dict[str, int] | None = Non
     ]
 
 
-def score_request(endpoint: str, deployment: str | None, body: Any, description: str) -> Request:
-    """A scoring call; with a deployment name it reaches that deployment whatever the traffic."""
-    return Request(
-        method="POST",
-        resource=f"onlineEndpoints/{endpoint}/score",
-        description=description,
-        headers={"azureml-model-deployment": deployment} if deployment else {},
-        body=body,
-    )
+def score_requests(
+    endpoint: str,
+    deployment: str | None,
+    body: Any,
+    description: str,
+    auth_mode: str | None = None,
+) -> list[Request]:
+    """A scoring call as mlops makes it: the endpoint (for its scoring URI and deployments), its
+    credentials by its auth mode (``auth_mode`` None: not known offline), then the POST, which
+    with a deployment name reaches that deployment whatever the traffic."""
+    resource = f"onlineEndpoints/{endpoint}"
+    requests = [
+        Request("GET", resource, f"read the scoring URI of {endpoint}"),
+        Request("GET", f"{resource}/deployments", f"list the deployments of {endpoint}"),
+        Request("GET", resource, f"read the auth mode of {endpoint}"),
+    ]
+    mode = (auth_mode or "").lower()
+    if mode in ENDPOINT_CREDENTIALS:
+        method, action, what = ENDPOINT_CREDENTIALS[mode]
+        requests.append(Request(method, f"{resource}/{action}", f"{what} of {endpoint}"))
+    elif not mode:
+        requests.append(
+            Request(
+                "POST",
+                f"{resource}/listKeys",
+                f"read the endpoint key of {endpoint} (auth_mode key; aml_token asks {resource}"
+                "/token; aad_token uses your own Microsoft Entra token: no request)",
+            )
+        )
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer <endpoint credential>"}
+    if deployment:
+        headers[DEPLOYMENT_HEADER] = deployment
+    scoring = Request("POST", SCORING_URI.format(endpoint=endpoint), description, body, headers)
+    return [*requests, scoring]
 
 
 def batch_endpoint_requests(endpoint: Any) -> list[Request]:
@@ -209,12 +280,26 @@ def deployment_requests(deployment: Any, collection: str) -> list[Request]:
         description=f"create or update deployment {deployment.name} of {deployment.endpoint_name}",
         body=rest_body(deployment._to_rest_object(location=LOCATION_PLACEHOLDER)),
     )
+    resolve_deployment_references(request.body["properties"])
     before = inline_environment(deployment, request.body)
     code = deployment.code_configuration.code if deployment.code_configuration else None
     if is_local_path(code):
         local = Path(deployment.base_path) / code
         mark_upload(request, ["properties", "codeConfiguration", "codeId"], local)
     return [*before, request]
+
+
+def resolve_deployment_references(properties: dict[str, Any]) -> None:
+    """The model and compute of a deployment body as the resource ids the SDK sends."""
+    model = properties.get("model")
+    if isinstance(model, dict):
+        # A batch deployment refers to its model as an asset reference.
+        if is_reference(model.get("assetId")):
+            model["assetId"] = asset_id("models", model["assetId"])
+    elif is_reference(model):
+        properties["model"] = asset_id("models", model)
+    if is_reference(properties.get("compute")):
+        properties["compute"] = compute_id(properties["compute"])
 
 
 def online_deployment_requests(deployment: Any) -> list[Request]:
@@ -236,28 +321,32 @@ def job_requests(job: Any) -> list[Request]:
         f"{rest_job.properties.experiment_name}",
         body=rest_body(rest_job),
     )
-    before = inline_environment(job, request.body)
+    properties = request.body["properties"]
     base = Path(job.base_path)
     if is_local_path(getattr(job, "code", None)):
         mark_upload(request, ["properties", "codeId"], base / job.code)
-    for name, job_input in (request.body["properties"].get("inputs") or {}).items():
-        if job_input.get("jobInputType") != "literal" and is_local_job_input(job_input.get("uri")):
-            mark_upload(request, ["properties", "inputs", name, "uri"], base / job_input["uri"])
+    resolve_job_inputs(request, base)
+    compute = properties.get("computeId")
+    if is_reference(compute) and compute != LOCAL_COMPUTE:
+        properties["computeId"] = compute_id(compute)
+    before = inline_environment(job, request.body)
+    if not before and is_reference(properties.get("environmentId")):
+        properties["environmentId"] = asset_id("environments", properties["environmentId"])
     return [*before, request]
 
 
-REQUEST_BUILDERS = {
-    "compute": compute_requests,
-    "environment": environment_requests,
-    "data": data_requests,
-    "model": model_requests,
-    "online_endpoint": online_endpoint_requests,
-    "batch_endpoint": batch_endpoint_requests,
-    "online_deployment": online_deployment_requests,
-    "batch_deployment": batch_deployment_requests,
-    "job": job_requests,
-}
+def resolve_job_inputs(request: Request, base: Path) -> None:
+    """The inputs of a job body: a local path is uploaded, a data asset sent as its resource id."""
+    for name, job_input in (request.body["properties"].get("inputs") or {}).items():
+        uri = job_input.get("uri")
+        if job_input.get("jobInputType") == "literal":
+            continue
+        if is_local_job_input(uri):
+            mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
+        elif is_reference(uri):
+            job_input["uri"] = asset_id("data", uri)
 
 
-def requests_for(kind: str, entity: Any) -> list[Request]:
-    return REQUEST_BUILDERS[kind](entity)
+def requests_for(kind: Kind, entity: Any) -> list[Request]:
+    """The requests of ``entity`` in a dry run, by its kind's request builder."""
+    return globals()[kind.request_builder](entity)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,24 @@ from mlops import gate, payloads
 from mlops.errors import AzureFailure, InvalidInput
 from mlops.metadata import (
     COMPLETED,
-    UNKNOWN_STATUS,
     ModelMetadata,
     RunMetadata,
+    is_terminal,
     job_output_uri,
+    status_text,
     write_metadata,
 )
+from mlops.naming import require_valid_name
 from mlops.output import say
 from mlops.specs import import_azure_ml
-from mlops.validate import require_valid_name
 
 MODEL_TYPE = "custom_model"
 PRODUCTION_TAG = ("stage", "production")
 REMOTE_MODEL_PREFIXES = ("azureml://", "runs:/")
+DATASTORE_URI_PREFIX = "azureml://datastores/"
+# Where a job writes an output that names no path (azure-ai-ml's default output location).
+DEFAULT_OUTPUT_URI = "azureml://datastores/{datastore}/paths/azureml/{job}/{output}/"
+UNDATED = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,8 @@ def build_registration(
     compare_production: str | None,
 ) -> Registration:
     require_valid_name("--name", name, "asset")
-    if run.status not in (COMPLETED, UNKNOWN_STATUS):
+    if is_terminal(run.status) and run.status != COMPLETED:
+        # A job that ended does not change any more; any other status is read from Azure.
         raise AzureFailure(f"job {run.job_name} ended {run.status}; there is no model to register")
     model_uri, output_name = model_location(run, path)
     return Registration(
@@ -142,25 +149,33 @@ def report_checks(checks: list[gate.Check]) -> None:
         say(f"gate {'passed' if check.passed else 'REFUSED'}: {check.reason}")
 
 
-def job_metrics(client: Any, registration: Registration) -> dict[str, float]:
-    """The metrics.json the training job wrote into the output that holds the model."""
+def output_location(client: Any, job: Any, output_name: str) -> str:
+    """The datastore URI of a job output: as the job reports it, else where jobs write outputs."""
+    output = (job.outputs or {}).get(output_name)
+    path = str(getattr(output, "path", None) or "")
+    if path.startswith(DATASTORE_URI_PREFIX):
+        return path.rstrip("/") + "/"
+    datastore = client.datastores.get_default().name
+    return DEFAULT_OUTPUT_URI.format(datastore=datastore, job=job.name, output=output_name)
+
+
+def job_metrics(client: Any, job: Any, registration: Registration) -> dict[str, float]:
+    """The metrics.json the training job wrote at the top of the output that holds the model:
+    that one file is downloaded, not the output."""
+    from azure.ai.ml._artifacts._artifact_utilities import download_artifact_from_aml_uri
+
     output_name = registration.output_name
     if output_name is None:
         raise InvalidInput("--path: a gate needs the model in a job output; or pass --metrics-file")
+    uri = output_location(client, job, output_name) + gate.METRICS_FILE_NAME
+    what = f"{gate.METRICS_FILE_NAME} of job {job.name}"
     with tempfile.TemporaryDirectory(prefix="mlops-metrics-") as folder:
-        say(f"downloading output {output_name} of job {registration.run.job_name} for its metrics")
-        client.jobs.download(
-            name=registration.run.job_name, download_path=folder, output_name=output_name
-        )
-        found = gate.find_metrics_file(Path(folder))
-        if found is None:
-            raise AzureFailure(
-                f"job {registration.run.job_name} wrote no {gate.METRICS_FILE_NAME} "
-                f"into output {output_name}"
-            )
-        return gate.read_metrics_file(
-            found, f"{gate.METRICS_FILE_NAME} of job {registration.run.job_name}"
-        )
+        say(f"reading {uri}")
+        download_artifact_from_aml_uri(uri, folder, client.datastores)
+        found = Path(folder) / gate.METRICS_FILE_NAME
+        if not found.is_file():
+            raise AzureFailure(f"job {job.name} wrote no {gate.METRICS_FILE_NAME} into {uri}")
+        return gate.read_metrics_file(found, what)
 
 
 def production_model(client: Any, name: str) -> Any:
@@ -172,7 +187,24 @@ def production_model(client: Any, name: str) -> Any:
         versions = [m for m in client.models.list(name=name) if (m.tags or {}).get(key) == value]
     except ResourceNotFoundError:
         return None
-    return max(versions, key=lambda m: int(m.version), default=None)
+    return max(versions, key=created_at, default=None)
+
+
+def created_at(model: Any) -> datetime:
+    return getattr(model.creation_context, "created_at", None) or UNDATED
+
+
+def completed_job(client: Any, job_name: str) -> Any:
+    """The job, read from Azure; AzureFailure unless it Completed."""
+    job = client.jobs.get(job_name)
+    status = status_text(job.status)
+    if status == COMPLETED:
+        return job
+    if is_terminal(status):
+        raise AzureFailure(f"job {job_name} ended {status}; there is no model to register")
+    raise AzureFailure(
+        f"job {job_name} is {status}, not Completed yet: wait for it with `mlops wait {job_name}`"
+    )
 
 
 def register(
@@ -181,16 +213,12 @@ def register(
     metrics_file: Path | None,
     metadata_out: Path | None,
 ) -> dict[str, Any]:
-    job = client.jobs.get(registration.run.job_name)
-    if str(job.status) != COMPLETED:
-        raise AzureFailure(
-            f"job {job.name} is {job.status}; only a Completed job's model is registered"
-        )
+    job = completed_job(client, registration.run.job_name)
     metrics: dict[str, float] = {}
     if metrics_file:
         metrics = gate.read_metrics_file(metrics_file)
     elif registration.needs_metrics:
-        metrics = job_metrics(client, registration)
+        metrics = job_metrics(client, job, registration)
     checks = gate.threshold_checks(metrics, registration.thresholds)
     if registration.compare_production:
         metric = registration.compare_production

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from typing import Any
 import yaml
 
 from mlops.errors import InvalidInput
+from mlops.kinds import LOADERS_MODULE, Kind, kind_named, kind_of_schema_file
 from mlops.output import is_verbose
 
 SCHEMA_HOST = "azuremlschemas.azureedge.net"
@@ -22,57 +24,6 @@ SCHEMA_URL = re.compile(
     r"^https?://" + re.escape(SCHEMA_HOST) + r"/[^/]+/(?P<file>[A-Za-z0-9]+)\.schema\.json$"
 )
 
-# Schema file name -> kind of spec. The kind names the azure-ai-ml loader (load_<kind>).
-SCHEMA_KINDS = {
-    "commandJob": "job",
-    "sweepJob": "job",
-    "pipelineJob": "job",
-    "sparkJob": "job",
-    "amlCompute": "compute",
-    "computeInstance": "compute",
-    "kubernetesCompute": "compute",
-    "environment": "environment",
-    "data": "data",
-    "model": "model",
-    "managedOnlineEndpoint": "online_endpoint",
-    "kubernetesOnlineEndpoint": "online_endpoint",
-    "managedOnlineDeployment": "online_deployment",
-    "kubernetesOnlineDeployment": "online_deployment",
-    "batchEndpoint": "batch_endpoint",
-    "batchDeployment": "batch_deployment",
-    "modelBatchDeployment": "batch_deployment",
-    "pipelineComponentBatchDeployment": "batch_deployment",
-    "workspace": "workspace",
-    "commandComponent": "component",
-    "pipelineComponent": "component",
-    "parallelComponent": "component",
-    "azureBlob": "datastore",
-    "azureFile": "datastore",
-    "azureDataLakeGen1": "datastore",
-    "azureDataLakeGen2": "datastore",
-    "schedule": "schedule",
-}
-# Schemas read by another loader than load_<kind>: batch deployments with a `settings:` block,
-# which load_batch_deployment refuses. azure-ai-ml does not export these loaders from azure.ai.ml.
-SCHEMA_LOADERS = {
-    "modelBatchDeployment": "load_model_batch_deployment",
-    "pipelineComponentBatchDeployment": "load_pipeline_component_batch_deployment",
-}
-KIND_TITLES = {
-    "job": "job",
-    "compute": "compute",
-    "environment": "environment",
-    "data": "data asset",
-    "model": "model",
-    "online_endpoint": "online endpoint",
-    "online_deployment": "online deployment",
-    "batch_endpoint": "batch endpoint",
-    "batch_deployment": "batch deployment",
-    "workspace": "workspace",
-    "component": "component",
-    "datastore": "datastore",
-    "schedule": "schedule",
-}
 YAML_SUFFIXES = (".yml", ".yaml")
 TEMPLATE_MARKER = "cookiecutter.json"
 SKIPPED_DIRECTORIES = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
@@ -140,12 +91,18 @@ def schema_url(text: str) -> str | None:
     return match.group("url") if match else None
 
 
-def kind_of_schema(url: str) -> str | None:
+def schema_file(url: str) -> str | None:
+    """``commandJob`` for ``https://azuremlschemas.azureedge.net/latest/commandJob.schema.json``."""
     match = SCHEMA_URL.match(url)
-    return SCHEMA_KINDS.get(match.group("file")) if match else None
+    return match.group("file") if match else None
 
 
-def kind_of_file(path: Path) -> str | None:
+def kind_of_schema(url: str) -> Kind | None:
+    file = schema_file(url)
+    return kind_of_schema_file(file) if file else None
+
+
+def kind_of_file(path: Path) -> Kind | None:
     """The kind of spec in ``path`` by its ``$schema`` line; None if it has none this tool knows."""
     url = schema_url(read_text(path))
     return kind_of_schema(url) if url else None
@@ -201,20 +158,19 @@ def parse_yaml(path: Path) -> tuple[Any, Problem | None]:
         return None, Problem(display_path(path), where, f"not valid YAML: {reason}")
 
 
-def loader_for(path: Path, kind: str) -> Any:
-    """The azure-ai-ml function that loads the spec in ``path``, of ``kind``."""
-    azure_ml = import_azure_ml()
-    match = SCHEMA_URL.match(schema_url(read_text(path)) or "")
-    specific = SCHEMA_LOADERS.get(match.group("file")) if match else None
-    if specific is not None:
-        from azure.ai.ml.entities import _load_functions
+def loader(name: str) -> Any:
+    """The azure-ai-ml load function called ``name``."""
+    import_azure_ml()
+    return getattr(importlib.import_module(LOADERS_MODULE), name)
 
-        return getattr(_load_functions, specific)
-    return getattr(azure_ml, f"load_{kind}")
+
+def loader_for(path: Path, kind: Kind) -> Any:
+    """The azure-ai-ml function that loads the spec in ``path``, of ``kind``."""
+    return loader(kind.schemas[schema_file(schema_url(read_text(path)) or "")])
 
 
 def try_load(
-    path: Path, kind: str, overrides: list[dict[str, Any]] | None = None
+    path: Path, kind: Kind, overrides: list[dict[str, Any]] | None = None
 ) -> tuple[Any, list[Problem]]:
     """(entity, []) when azure-ai-ml loads ``path`` as ``kind``, else (None, the problems)."""
     loader = loader_for(path, kind)
@@ -226,7 +182,7 @@ def try_load(
         return None, problems or [Problem(shown, "spec", f"cannot be loaded: {exc!r}")]
 
 
-def load_entity(path: Path, kind: str, overrides: list[dict[str, Any]] | None = None) -> Any:
+def load_entity(path: Path, kind: Kind, overrides: list[dict[str, Any]] | None = None) -> Any:
     """Load ``path`` with the loader of ``kind``; raise InvalidInput naming each bad field."""
     entity, problems = try_load(path, kind, overrides)
     if problems:
@@ -234,8 +190,11 @@ def load_entity(path: Path, kind: str, overrides: list[dict[str, Any]] | None = 
     return entity
 
 
-def load_spec(path: Path, expected: Iterable[str] | None = None, overrides=None) -> tuple[str, Any]:
-    """(kind, entity) of the spec in ``path``; InvalidInput unless its kind is ``expected``."""
+def load_spec(
+    path: Path, expected: Iterable[str] | None = None, overrides=None
+) -> tuple[Kind, Any]:
+    """(kind, entity) of the spec in ``path``; InvalidInput unless its kind is one ``expected``
+    (kind names)."""
     shown = display_path(path)
     if not path.is_file():
         raise InvalidInput(f"{shown}: no such file")
@@ -248,9 +207,9 @@ def load_spec(path: Path, expected: Iterable[str] | None = None, overrides=None)
     if kind is None:
         raise InvalidInput(f"{shown}: $schema: not an Azure ML schema this tool knows: {url}")
     expected = list(expected or [])
-    if expected and kind not in expected:
-        wanted = " or ".join(KIND_TITLES[name] for name in expected)
-        raise InvalidInput(f"{shown}: $schema: is a {KIND_TITLES[kind]} spec, expected a {wanted}")
+    if expected and kind.name not in expected:
+        wanted = " or ".join(kind_named(name).title for name in expected)
+        raise InvalidInput(f"{shown}: $schema: is a {kind.title} spec, expected a {wanted}")
     return kind, load_entity(path, kind, overrides)
 
 

@@ -1,11 +1,7 @@
-"""``mlops validate``: offline checks of Azure ML specs, their conda files and local paths.
-
-Also the naming rules the other commands apply to the names given as flags.
-"""
+"""``mlops validate``: offline checks of Azure ML specs, their conda files and local paths."""
 
 from __future__ import annotations
 
-import json
 import re
 import tomllib
 from collections.abc import Iterable, Iterator
@@ -18,47 +14,10 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlops import specs
-from mlops.errors import InvalidInput
+from mlops.kinds import Kind
+from mlops.naming import name_problem
 from mlops.specs import Problem, display_path
 
-# Azure's naming rules for the names a spec gives (full match). The service refuses other names,
-# and azure-ai-ml checks only a few of them before sending.
-NAME_RULES = {
-    "compute": (
-        re.compile(r"(?!.*-[0-9]*$)[A-Za-z][A-Za-z0-9-]{2,23}"),
-        "3 to 24 letters, digits or '-', starting with a letter, not ending in '-' and digits",
-    ),
-    "endpoint": (
-        re.compile(r"(?=.{3,32}$)[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*"),
-        "3 to 32 letters, digits or single '-', starting with a letter, ending in a letter/digit",
-    ),
-    "asset": (
-        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}"),
-        "1 to 255 letters, digits, '_' or '-', starting with a letter or digit",
-    ),
-    "experiment": (
-        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"),
-        "1 to 256 letters, digits, '_' or '-', starting with a letter or digit",
-    ),
-    # A folder of models/: the endpoint names derived from it must stay within Azure's 32.
-    "model": (
-        re.compile(r"(?=.{1,16}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"),
-        "1 to 16 lowercase letters, digits or single '-', starting with a letter, "
-        "not ending in '-'",
-    ),
-}
-# kind -> {field: rule}
-NAMED_FIELDS = {
-    "compute": {"name": "compute"},
-    "online_endpoint": {"name": "endpoint"},
-    "batch_endpoint": {"name": "endpoint"},
-    "online_deployment": {"name": "endpoint", "endpoint_name": "endpoint"},
-    "batch_deployment": {"name": "endpoint", "endpoint_name": "endpoint"},
-    "environment": {"name": "asset"},
-    "data": {"name": "asset"},
-    "model": {"name": "asset"},
-    "job": {"name": "asset", "experiment_name": "experiment"},
-}
 # Fields whose string value names a local file or folder, relative to the spec.
 PATH_FIELDS = {"code", "conda_file", "path", "component"}
 # What trains and exports a model (scikit-learn ... onnx) and what serves its model.onnx
@@ -87,14 +46,6 @@ def validate(paths: Iterable[Path]) -> Report:
         report.specs += 1
         report.problems.extend(check_spec(spec, report))
     return report
-
-
-def require_valid_name(option: str, value: str, rule_name: str) -> str:
-    """``value`` when it follows the naming rule; else a usage error naming the option (exit 2)."""
-    pattern, rule = NAME_RULES[rule_name]
-    if not pattern.fullmatch(value):
-        raise InvalidInput(f"{option}: {json.dumps(value, ensure_ascii=False)} must be {rule}")
-    return value
 
 
 def check_spec(path: Path, report: Report) -> list[Problem]:
@@ -138,14 +89,12 @@ def check_spec(path: Path, report: Report) -> list[Problem]:
     return problems
 
 
-def check_names(shown: str, kind: str, document: dict) -> Iterator[Problem]:
-    for field_name, rule_name in NAMED_FIELDS.get(kind, {}).items():
+def check_names(shown: str, kind: Kind, document: dict) -> Iterator[Problem]:
+    for field_name, rule_name in kind.named_fields.items():
         value = document.get(field_name)
-        if value is None:
-            continue
-        pattern, rule = NAME_RULES[rule_name]
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            yield Problem(shown, field_name, f"{value!r} is not a valid name: {rule}")
+        problem = name_problem(value, rule_name) if value is not None else None
+        if problem:
+            yield Problem(shown, field_name, problem)
 
 
 def local_references(node: Any, base: Path, prefix: str = "") -> Iterator[tuple[str, str, Path]]:

@@ -224,15 +224,23 @@ def azure_credential(environ: Mapping[str, str] | None = None) -> Any:
 
 
 def ml_client(
-    settings: WorkspaceSettings | None = None, environ: Mapping[str, str] | None = None
+    settings: WorkspaceSettings | None = None,
+    environ: Mapping[str, str] | None = None,
+    credential: Any = None,
+    **client_options: Any,
 ) -> Any:
-    """An MLClient for the configured workspace, signed in with ``azure_credential``."""
+    """An MLClient for the configured workspace, signed in with ``azure_credential`` (or the
+    ``credential`` given); ``client_options`` go to MLClient (a ``transport``, in tests)."""
     settings = require_settings(settings or resolve_settings(environ))
-    if is_verbose():
+    if credential is None and is_verbose():
         say(f"credential: {credential_choice(environ)}")
     return import_azure_ml().MLClient(
-        credential=azure_credential(environ),
+        credential=credential or azure_credential(environ),
         subscription_id=settings.subscription_id,
         resource_group_name=settings.resource_group,
         workspace_name=settings.workspace_name,
+        # show_progress stays on: azure-ai-ml reports a failed file of a folder upload only while
+        # it shows progress (without, it waits for the file forever). mlops.output makes the bars
+        # plain lines where stderr is not a terminal.
+        **client_options,
     )

@@ -1,4 +1,5 @@
-"""Fixtures for the tests of the ``mlops`` CLI: a scratch copy of the project and a CLI runner."""
+"""Fixtures for the tests of the ``mlops`` CLI: a scratch copy of the project, a CLI runner, and
+a scripted Azure ML service for the commands that talk to Azure."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner, Result
 
+from mlops import cli
 from mlops.cli import main
-from mlops.workspace import SETTING_VARIABLES
+from mlops.workspace import SETTING_VARIABLES, WorkspaceSettings, ml_client
+from tests.scripted_azure import (
+    RESOURCE_GROUP,
+    SUBSCRIPTION_ID,
+    WORKSPACE,
+    FakeCredential,
+    ScriptedAzure,
+    ScriptedTransport,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = Path("models/model1")
@@ -79,3 +89,24 @@ def dry_run(mlops: Callable[..., Result]) -> Callable[..., dict]:
         return json.loads(result.stdout)
 
     return run
+
+
+@pytest.fixture
+def azure(monkeypatch: pytest.MonkeyPatch) -> ScriptedAzure:
+    """The Azure ML workspace of the recordings, answering from a script (tests/scripted_azure.py).
+
+    The commands get a real MLClient for it (``mlops.workspace.ml_client``) with a fake
+    credential and the scripted transport; no request leaves the process.
+    """
+    service = ScriptedAzure()
+    service.install(monkeypatch)
+    settings = WorkspaceSettings(SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE, {})
+    monkeypatch.setattr(
+        cli,
+        "client",
+        lambda: ml_client(
+            settings, credential=FakeCredential(), transport=ScriptedTransport(service)
+        ),
+    )
+    yield service
+    service.check_finished()

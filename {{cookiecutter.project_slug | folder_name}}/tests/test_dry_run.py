@@ -10,6 +10,13 @@ import yaml
 
 from mlops.workspace import SETTING_VARIABLES
 
+# The workspace's resource id when no setting is configured: each unknown part named.
+WORKSPACE = (
+    "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>"
+    "/providers/Microsoft.MachineLearningServices/workspaces/<AZUREML_WORKSPACE_NAME>"
+)
+LATEST = "<latest version, resolved when sent>"
+
 
 def load(path):
     return yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -17,6 +24,14 @@ def load(path):
 
 def asset_name(reference: str) -> str:
     return reference.removeprefix("azureml:")
+
+
+def asset_id(collection: str, reference: str) -> str:
+    """The resource id the SDK sends for ``azureml:name@latest`` or ``azureml:name:version``."""
+    name, at, label = asset_name(reference).partition("@")
+    if not at:
+        name, _, version = name.partition(":")
+    return f"{WORKSPACE}/{collection}/{name}/versions/{LATEST if at else version}"
 
 
 def by_resource(document: dict) -> dict[str, dict]:
@@ -144,9 +159,12 @@ def test_apply_batch_endpoint_and_deployment(mlops, dry_run, project, paths):
     assert environment["resource"].startswith("environments/CliV2AnonymousEnvironment/versions/")
     assert deployment["resource"] == "batchEndpoints/churn-batch-x1/deployments/nightly"
     properties = deployment["body"]["properties"]
-    assert properties["environmentId"] == environment["resource"]
-    assert properties["model"] == {"assetId": "customer-churn-model:3", "referenceType": "Id"}
-    assert properties["compute"] == "cpu-cluster"
+    assert properties["environmentId"] == f"{WORKSPACE}/{environment['resource']}"
+    assert properties["model"] == {
+        "assetId": f"{WORKSPACE}/models/customer-churn-model/versions/3",
+        "referenceType": "Id",
+    }
+    assert properties["compute"] == f"{WORKSPACE}/computes/cpu-cluster"
     assert properties["resources"]["instanceCount"] == 2
     assert (properties["miniBatchSize"], properties["maxConcurrencyPerInstance"]) == (10, 2)
     assert (properties["outputAction"], properties["outputFileName"]) == (
@@ -173,13 +191,13 @@ def test_train_body_follows_the_spec(dry_run, project, paths):
     assert re.fullmatch(r"[a-z0-9_]+", job_name)
     assert job_name in request["description"]
     assert job["jobType"] == "Command"
-    assert job["computeId"] == asset_name(spec["compute"])
-    assert job["environmentId"] == asset_name(spec["environment"])
+    assert job["computeId"] == f"{WORKSPACE}/computes/{asset_name(spec['compute'])}"
+    assert job["environmentId"] == asset_id("environments", spec["environment"])
     assert job["experimentName"] == spec["experiment_name"]
     assert job["command"] == spec["command"]
     data_input = spec["inputs"]["training_data"]
     assert job["inputs"]["training_data"] == {
-        "uri": asset_name(data_input["path"]),
+        "uri": asset_id("data", data_input["path"]),
         "jobInputType": data_input["type"],
     }
     for name, value in spec["inputs"].items():
@@ -205,7 +223,7 @@ def test_train_flags_override_the_spec(dry_run, project, paths):
 
     job = document["requests"][0]["body"]["properties"]
     assert job["inputs"]["n_estimators"] == {"value": "300", "jobInputType": "literal"}
-    assert job["computeId"] == "gpu-cluster"
+    assert job["computeId"] == f"{WORKSPACE}/computes/gpu-cluster"
     assert job["experimentName"] == "nightly-retrain"
 
 
@@ -218,7 +236,7 @@ def test_local_job_registers_its_inline_environment_and_uploads_its_data(dry_run
     )
     assert environment_request["body"]["properties"]["image"] == spec["environment"]["image"]
     job = job_request["body"]["properties"]
-    assert job["environmentId"] == environment_request["resource"]
+    assert job["environmentId"] == f"{WORKSPACE}/{environment_request['resource']}"
     data = (paths.train_local.parent / spec["inputs"]["training_data"]["path"]).resolve()
     assert job["inputs"]["training_data"]["uri"] == data.relative_to(project).as_posix()
     assert {"field": "properties.inputs.training_data.uri", "local_path": "sample-data"} in (
@@ -471,7 +489,11 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
         ("PUT", f"onlineEndpoints/{name}"),
         ("PUT", "environments/CliV2AnonymousEnvironment"),
         ("PUT", f"onlineEndpoints/{name}/deployments/blue"),
-        ("POST", f"onlineEndpoints/{name}/score"),
+        ("GET", f"onlineEndpoints/{name}"),
+        ("GET", f"onlineEndpoints/{name}/deployments"),
+        ("GET", f"onlineEndpoints/{name}"),
+        ("POST", f"onlineEndpoints/{name}/listKeys"),
+        ("POST", f"https://{name}.<workspace location>.inference.ml.azure.com/score"),
         ("PUT", f"onlineEndpoints/{name}"),
     ]
     endpoint = requests[0]["body"]["properties"]
@@ -480,18 +502,24 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
 
     environment, deployment = requests[1]["body"]["properties"], requests[2]["body"]
     assert environment["image"] == deployment_spec["environment"]["image"]
-    assert deployment["properties"]["environmentId"] == requests[1]["resource"]
-    assert deployment["properties"]["model"] == "azureml:customer-churn-model:4"
+    assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[1]['resource']}"
+    assert (
+        deployment["properties"]["model"] == f"{WORKSPACE}/models/customer-churn-model/versions/4"
+    )
     assert deployment["properties"]["instanceType"] == deployment_spec["instance_type"]
     assert deployment["sku"]["capacity"] == deployment_spec["instance_count"]
     scoring = deployment["properties"]["codeConfiguration"]
     assert scoring["scoringScript"] == deployment_spec["code_configuration"]["scoring_script"]
     assert requests[2]["uploads"][0]["field"] == "properties.codeConfiguration.codeId"
 
-    smoke = requests[3]
-    assert smoke["headers"] == {"azureml-model-deployment": "blue"}
+    smoke = requests[7]
+    assert smoke["headers"] == {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer <endpoint credential>",
+        "azureml-model-deployment": "blue",
+    }
     assert smoke["body"] == json.loads(paths.sample_request.read_text())
-    assert requests[4]["body"]["properties"]["traffic"] == {"blue": 100}
+    assert requests[8]["body"]["properties"]["traffic"] == {"blue": 100}
 
 
 def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):
@@ -505,10 +533,10 @@ def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):
     traffic = [
         r["body"]["properties"]["traffic"]
         for r in document["requests"]
-        if r["resource"] == f"onlineEndpoints/{name}"
+        if (r["method"], r["resource"]) == ("PUT", f"onlineEndpoints/{name}")
     ]
     assert traffic == [{"green": 10, "blue": 90}, {"green": 50, "blue": 50}, {"green": 100}]
-    smoke_tests = [r for r in document["requests"] if r["method"] == "POST"]
+    smoke_tests = [r for r in document["requests"] if r["resource"].endswith("/score")]
     assert len(smoke_tests) == 3
     assert {r["headers"]["azureml-model-deployment"] for r in smoke_tests} == {"green"}
     last = document["requests"][-1]
@@ -517,7 +545,9 @@ def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):
         f"onlineEndpoints/{name}/deployments/blue",
     )
     traffic_requests = [
-        r for r in document["requests"] if r["resource"] == f"onlineEndpoints/{name}"
+        r
+        for r in document["requests"]
+        if (r["method"], r["resource"]) == ("PUT", f"onlineEndpoints/{name}")
     ]
     assert all("set traffic blue=100" in r["on_failure"] for r in traffic_requests)
 
@@ -542,14 +572,16 @@ def test_deploy_reads_the_model_from_model_metadata(dry_run, project, paths):
     document = dry_run(*deploy_args(paths, "--model-metadata", metadata))
 
     deployment = next(r for r in document["requests"] if "/deployments/" in r["resource"])
-    assert deployment["body"]["properties"]["model"] == "azureml:customer-churn-model:7"
+    assert deployment["body"]["properties"]["model"] == (
+        f"{WORKSPACE}/models/customer-churn-model/versions/7"
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         ([], 2, "exactly one of --model"),
-        (["--model", "m"], 2, "--model: expected NAME:VERSION"),
+        (["--model", "m"], 2, '--model: "m" must be NAME:VERSION'),
         (["--model", "m:1", "--traffic-steps", "50,20,100"], 2, "steps must rise"),
         (["--model", "m:1", "--traffic-steps", "10,50"], 2, "end at 100"),
         (["--model", "m:1", "--current-traffic", "blue"], 2, "--current-traffic: expected"),
@@ -588,7 +620,7 @@ BAD_NAMES = [
         ["deploy", "--model", "m:1", "--endpoint-name", "9lives"],
         f'--endpoint-name: "9lives" {ENDPOINT_RULE}',
     ),
-    (["deploy", "--model", "bad name:3"], f'--model: "bad name" {ASSET_RULE}'),
+    (["deploy", "--model", "bad name:3"], '--model: "bad name:3" must be NAME:VERSION, the name'),
     (["register", "--name", "bad name"], f'--name: "bad name" {ASSET_RULE}'),
     (["register", "--name", "-model"], f'--name: "-model" {ASSET_RULE}'),
     (["train", "--experiment", "nightly retrain"], '--experiment: "nightly retrain" must be'),
@@ -643,16 +675,38 @@ def test_invoke_calls_the_named_deployment(dry_run, project, paths):
         "green",
     )
 
-    (request,) = document["requests"]
-    assert (request["method"], request["resource"]) == ("POST", "onlineEndpoints/churn-x/score")
-    assert request["headers"] == {"azureml-model-deployment": "green"}
-    assert request["body"] == json.loads(paths.sample_request.read_text())
+    calls = [(r["method"], r["resource"]) for r in document["requests"]]
+    assert calls == [
+        ("GET", "onlineEndpoints/churn-x"),
+        ("GET", "onlineEndpoints/churn-x/deployments"),
+        ("GET", "onlineEndpoints/churn-x"),
+        ("POST", "onlineEndpoints/churn-x/listKeys"),
+        ("POST", "https://churn-x.<workspace location>.inference.ml.azure.com/score"),
+    ]
+    keys, score = document["requests"][3:]
+    assert "aml_token asks onlineEndpoints/churn-x/token" in keys["description"]
+    assert score["headers"]["azureml-model-deployment"] == "green"
+    assert score["body"] == json.loads(paths.sample_request.read_text())
 
 
 def test_invoke_without_deployment_follows_the_traffic(dry_run, project, paths):
     document = dry_run("invoke", "--endpoint", "churn-x", "--request", paths.sample_request)
 
-    assert "headers" not in document["requests"][0]
+    assert "azureml-model-deployment" not in document["requests"][-1]["headers"]
+
+
+def test_dry_run_ids_name_the_configured_workspace(dry_run, project, paths, monkeypatch):
+    values = {"subscription_id": "0000-sub", "resource_group": "rg-x", "workspace_name": "mlw-x"}
+    for key, variable in SETTING_VARIABLES.items():
+        monkeypatch.setenv(variable, values[key])
+
+    job = dry_run("train", paths.train)["requests"][0]["body"]["properties"]
+
+    compute = asset_name(load(paths.train)["compute"])
+    assert job["computeId"] == (
+        "/subscriptions/0000-sub/resourceGroups/rg-x/providers/"
+        f"Microsoft.MachineLearningServices/workspaces/mlw-x/computes/{compute}"
+    )
 
 
 def test_dry_run_names_the_configured_workspace(dry_run, project, paths, monkeypatch):

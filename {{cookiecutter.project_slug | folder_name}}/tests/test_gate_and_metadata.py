@@ -11,11 +11,12 @@ from mlops.errors import GateRefused, InvalidInput
 from mlops.metadata import (
     ModelMetadata,
     RunMetadata,
-    parse_model_reference,
     read_model_metadata,
     read_run_metadata,
+    status_text,
     write_metadata,
 )
+from mlops.naming import parse_model_reference
 from mlops.register import model_location
 
 METRICS = {"accuracy": 0.8, "roc_auc": 0.84}
@@ -92,15 +93,6 @@ def test_metrics_file_keeps_numbers_only(tmp_path):
     assert gate.read_metrics_file(path) == {"roc_auc": 0.8, "n": 3.0}
 
 
-def test_metrics_file_is_found_in_a_downloaded_output(tmp_path):
-    nested = tmp_path / "named-outputs" / "model_output"
-    nested.mkdir(parents=True)
-    (nested / "metrics.json").write_text("{}")
-
-    assert gate.find_metrics_file(tmp_path) == nested / "metrics.json"
-    assert gate.find_metrics_file(tmp_path / "named-outputs" / "missing") is None
-
-
 def test_run_metadata_round_trip(tmp_path):
     metadata = RunMetadata(
         job_name="job-1",
@@ -120,6 +112,7 @@ def test_run_metadata_round_trip(tmp_path):
         "studio_url",
         "experiment",
         "outputs",
+        "error",
     }
 
 
@@ -150,18 +143,64 @@ def test_missing_metadata_file(tmp_path):
         read_model_metadata(tmp_path / "model.json")
 
 
+def test_a_job_status_reads_as_the_service_words_it():
+    from azure.ai.ml._restclient.arm_ml_service.models import JobStatus
+
+    assert str(JobStatus.COMPLETED) == "JobStatus.COMPLETED"
+    assert status_text(JobStatus.COMPLETED) == "Completed"
+    assert status_text("Running") == "Running"
+    assert status_text(None) == "Unknown"
+
+
 @pytest.mark.parametrize(
     ("text", "reference"),
-    [("churn-model:4", "churn-model:4"), ("azureml:churn-model:12", "churn-model:12")],
+    [
+        ("churn-model:4", ("churn-model", "4")),
+        ("azureml:churn-model:12", ("churn-model", "12")),
+        ("churn_model:2026.05.1", ("churn_model", "2026.05.1")),
+        ("Churn-Model:v2-rc_1", ("Churn-Model", "v2-rc_1")),
+    ],
 )
 def test_model_reference(text, reference):
-    assert parse_model_reference(text).reference == reference
+    assert parse_model_reference("--model", text) == reference
 
 
-@pytest.mark.parametrize("text", ["churn-model", "churn-model:latest", ":3"])
-def test_bad_model_reference(text):
-    with pytest.raises(InvalidInput, match="--model"):
-        parse_model_reference(text)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "churn-model",
+        ":3",
+        "churn-model:",
+        "churn model:3",
+        "-churn:3",
+        "churn:3;rm -rf",
+        "churn:$(id)",
+        "churn:`id`",
+        "churn:3 4",
+        "churn:3\n",
+        "churn:.3",
+        "churn/model:3",
+        'churn:3"',
+    ],
+)
+def test_bad_model_reference_names_the_option_the_value_and_the_rule(text):
+    with pytest.raises(InvalidInput) as refused:
+        parse_model_reference("--model", text)
+
+    assert str(refused.value) == (
+        f"--model: {json.dumps(text)} must be NAME:VERSION, the name 1 to 255 letters, digits, "
+        "'_' or '-', starting with a letter or digit, the version 1 to 128 letters, digits, "
+        "'.', '_' or '-', starting with a letter or digit"
+    )
+    assert refused.value.exit_code == 2
+
+
+def test_a_model_version_in_model_metadata_follows_the_same_rule(tmp_path):
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"name": "churn-model", "version": "4; echo"}))
+
+    with pytest.raises(InvalidInput, match='version: "4; echo" must be 1 to 128'):
+        read_model_metadata(path)
 
 
 RUN = RunMetadata("job-9", "Completed", None, None, {"model_output": "azureml://x/paths/"})

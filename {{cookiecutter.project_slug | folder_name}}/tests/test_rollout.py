@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlops.deploy import SmokeTestFailed, check_smoke_response, run_plan
+from mlops.deploy import SmokeTestFailed, check_smoke_answer, run_plan
 from mlops.errors import AzureFailure, InvalidInput
+from mlops.invoke import Answer
 from mlops.rollout import (
     CreateDeployment,
     CreateEndpoint,
@@ -200,7 +201,7 @@ class FakeEndpoint:
             self.deployments.add(step.deployment)
         elif isinstance(step, SmokeTest):
             answer = self.failing_smoke_answer or '{"predictions": [0], "probabilities": [0.1]}'
-            check_smoke_response(step.deployment, answer)
+            check_smoke_answer(step.deployment, Answer(200, answer))
         elif isinstance(step, SetTraffic):
             self.traffic = {name: share for name, share in step.traffic if share}
         elif isinstance(step, DeleteDeployment):
@@ -296,13 +297,26 @@ def test_failed_recovery_is_reported():
     "answer", ['{"predictions": [1], "probabilities": [0.9]}', '"{\\"predictions\\": [1]}"']
 )
 def test_smoke_test_accepts_a_json_answer(answer):
-    check_smoke_response("green", answer)
+    check_smoke_answer("green", Answer(200, answer))
 
 
-@pytest.mark.parametrize("answer", ['{"error": "bad input"}', "<html>502</html>"])
-def test_smoke_test_refuses_errors_and_non_json(answer):
-    with pytest.raises(SmokeTestFailed):
-        check_smoke_response("green", answer)
+@pytest.mark.parametrize(
+    ("status", "answer", "reason"),
+    [
+        (200, '{"error": "bad input"}', "answered with an error: bad input"),
+        (200, "<html>502</html>", "answered with non-JSON: <html>502</html>"),
+        (400, '{"error": "tenure_months is missing"}', "HTTP 400: tenure_months is missing"),
+        (
+            500,
+            '{"error": {"code": "Boom", "message": "scoring failed"}}',
+            "HTTP 500: scoring failed",
+        ),
+        (502, "", "HTTP 502: an empty body"),
+    ],
+)
+def test_smoke_test_refuses_errors_and_non_json(status, answer, reason):
+    with pytest.raises(SmokeTestFailed, match=reason):
+        check_smoke_answer("green", Answer(status, answer))
 
 
 @pytest.mark.parametrize(

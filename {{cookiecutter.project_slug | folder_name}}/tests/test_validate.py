@@ -38,7 +38,7 @@ def test_generated_project_is_valid(mlops, project, paths):
 def test_every_spec_of_the_project_is_found_with_its_kind(paths):
     """The spec discovery of `mlops validate`, run on the project: every spec, nothing else."""
     found = {
-        spec.relative_to(paths.root).as_posix(): kind_of_file(spec)
+        spec.relative_to(paths.root).as_posix(): kind_of_file(spec).name
         for spec in find_specs([paths.root])
     }
 

@@ -5,12 +5,13 @@ runs ``pytest -m live`` with MLOPS_LIVE_TESTS=1) once ``make doctor`` says the m
 Otherwise, ``make test`` included, they are reported as skipped, with the reason. They create and
 update assets in the configured workspace, train on its cluster, register the model behind the
 project's gate (GATE in the Makefile) and deploy to the staging endpoint (or MLOPS_LIVE_ENDPOINT),
-as the CI/CD pipelines do; expect them to take tens of minutes.
+as the CI/CD pipelines do; expect them to take tens of minutes. Their steps, and what they read from
+the commands' output, are in steps.py; tests/test_live_steps.py runs the same steps against the
+scripted Azure ML service.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,15 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mlops.workspace import resolve_settings
+from tests.live import steps
 
 pytestmark = pytest.mark.live
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = PROJECT_ROOT / "models" / "model1"
-SAMPLE_REQUEST = MODEL_DIR / "deployment" / "sample-request.json"
 OPT_IN_VARIABLE = "MLOPS_LIVE_TESTS"
 HOW_TO_RUN = (
     f"run them with `make test-live` ({OPT_IN_VARIABLE}=1 python -m pytest -m live) "
@@ -67,11 +66,6 @@ def mlops(*args: object, timeout: int = 3600) -> subprocess.CompletedProcess:
     return result
 
 
-def model_name() -> str:
-    deployment = yaml.safe_load((MODEL_DIR / "deployment" / "deployment.yml").read_text())
-    return deployment["model"].removeprefix("azureml:").split("@")[0]
-
-
 def makefile_variable(name: str) -> str:
     """The value the Makefile gives ``name`` (``NAME := value`` or ``NAME ?= value``)."""
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
@@ -95,13 +89,7 @@ def test_doctor_is_ready():
 
 
 def test_apply_is_idempotent():
-    specs = ["aml/compute.yml", "aml/data.yml", "models/model1/aml_config/environment.yml"]
-    mlops("apply", *specs)
-
-    again = json.loads(mlops("apply", *specs).stdout)["applied"]
-
-    results = {item["kind"]: item["result"] for item in again}
-    assert results == {"compute": "applied", "environment": "unchanged", "data": "unchanged"}
+    steps.apply_twice_changes_nothing_the_second_time(mlops)
 
 
 def test_train_register_deploy_invoke(tmp_path):
@@ -109,50 +97,9 @@ def test_train_register_deploy_invoke(tmp_path):
     model_metadata = tmp_path / "model.json"
     endpoint = staging_endpoint()
 
-    mlops(
-        "train",
-        "models/model1/aml_config/train-amlcompute.yml",
-        "--wait",
-        "--metadata-out",
-        run_metadata,
+    steps.train_and_wait(mlops, run_metadata)
+    registered = steps.register_behind_the_gate(
+        mlops, run_metadata, steps.model_name(PROJECT_ROOT), project_gate(), model_metadata
     )
-    assert json.loads(run_metadata.read_text())["status"] == "Completed"
-
-    metric, minimum = project_gate()
-    mlops(
-        "register",
-        "--run-metadata",
-        run_metadata,
-        "--name",
-        model_name(),
-        "--path",
-        "model_output",
-        "--min-metric",
-        f"{metric}={minimum}",
-        "--metadata-out",
-        model_metadata,
-    )
-    registered = json.loads(model_metadata.read_text())
-    assert registered["name"] == model_name()
-    assert registered["metrics"][metric] >= minimum
-
-    deployed = json.loads(
-        mlops(
-            "deploy",
-            "--endpoint",
-            "models/model1/deployment/endpoint.yml",
-            "--deployment",
-            "models/model1/deployment/deployment.yml",
-            "--endpoint-name",
-            endpoint,
-            "--model-metadata",
-            model_metadata,
-            "--smoke-request",
-            SAMPLE_REQUEST,
-        ).stdout
-    )
-    assert deployed["model"] == f"{registered['name']}:{registered['version']}"
-
-    answer = json.loads(mlops("invoke", "--endpoint", endpoint, "--request", SAMPLE_REQUEST).stdout)
-    rows = json.loads(SAMPLE_REQUEST.read_text())["data"]
-    assert len(answer["predictions"]) == len(rows)
+    steps.deploy_the_registered_model(mlops, endpoint, model_metadata, registered)
+    steps.invoke_scores_every_row(mlops, PROJECT_ROOT, endpoint)

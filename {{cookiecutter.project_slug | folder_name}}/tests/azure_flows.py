@@ -1,0 +1,211 @@
+"""Conversations with the scripted Azure ML service that several tests share: the requests
+azure-ai-ml makes for one step of a command, answered from tests/azure_responses."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.scripted_azure import RESPONSES, ScriptedAzure
+
+# What the training job of tests/azure_responses/jobs is called once the service answered.
+JOB = "test_334734506738"
+LOG_BLOB = f"ExperimentRun/dcid.{JOB}/user_logs/std_log.txt"
+TRAINING_LOG = "Loading sample-data ...\nroc_auc 0.86\nmodel written to ./outputs\n"
+# The endpoint of the recordings, which tests rename.
+RECORDED_ENDPOINT = "online-ept-19282f598c8c49a"
+# What this project's score.py answers for the sample request.
+SCORES = {"predictions": [1, 0, 0], "probabilities": [0.81, 0.07, 0.22]}
+
+
+def spec(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def reference_name(reference: str) -> str:
+    """``customer-churn-train-env`` of ``azureml:customer-churn-train-env@latest``."""
+    return reference.removeprefix("azureml:").split("@")[0].split(":")[0]
+
+
+def new_environment(azure: ScriptedAzure, name: str) -> None:
+    """The first version of an environment: none yet, then the PUT of version 1."""
+    azure.serve("environments/missing.json", environment_name=name)
+    azure.serve("environments/create.json", environment_name=name)
+
+
+def latest_environment(azure: ScriptedAzure, name: str, fingerprint: str | None = None) -> None:
+    tags = {"mlops_fingerprint": fingerprint} if fingerprint else {}
+    azure.serve("environments/latest.json", environment_name=name, tags=tags)
+
+
+def new_data(azure: ScriptedAzure, name: str) -> None:
+    """The first version of a folder data asset: none yet, the upload, the PUT of version 1."""
+    azure.serve("data/missing.json", data_name=name)
+    azure.serve("datastores/workspaceblobstore.json")
+    azure.serve("storage/upload.json")
+    azure.serve("data/missing.json", data_name=name)
+    azure.serve("data/create.json", data_name=name, version="1", data_type="uri_folder")
+
+
+def latest_data(azure: ScriptedAzure, name: str, fingerprint: str | None = None) -> None:
+    tags = {"mlops_fingerprint": fingerprint} if fingerprint else {}
+    azure.serve("data/latest.json", data_name=name, data_type="uri_folder", tags=tags)
+
+
+def code_upload(azure: ScriptedAzure) -> None:
+    """A job's or deployment's local code: a new code asset, its files uploaded."""
+    azure.serve("code/start-upload.json")
+    azure.serve("storage/upload.json")
+    azure.serve("code/create.json")
+
+
+def submit_job(azure: ScriptedAzure, job_spec: Path) -> None:
+    """Everything `mlops train` sends for the project's AmlCompute job, until the service's 201."""
+    document = spec(job_spec)
+    code_upload(azure)
+    latest_environment(azure, reference_name(document["environment"]))
+    latest_data(azure, reference_name(document["inputs"]["training_data"]["path"]))
+    azure.serve("jobs/create.json", experiment=document["experiment_name"])
+
+
+def job_status(azure: ScriptedAzure, status: str, experiment: str = "customer-churn") -> None:
+    azure.serve("jobs/get.json", status=status, experiment=experiment)
+
+
+def stream_job(
+    azure: ScriptedAzure,
+    final_status: str,
+    error: dict[str, Any] | None = None,
+    experiment: str = "customer-churn",
+) -> None:
+    """``jobs.stream``: the job, the run history service's address, its log files, its status
+    Running then ``final_status``; the log shown once. ``error``: the run's error, if it failed."""
+    job_status(azure, "Running", experiment)
+    azure.serve("workspace/get.json")
+    azure.serve("workspace/discovery.json")
+    azure.serve("datastores/workspaceartifactstore.json")
+    azure.serve("jobs/run-details.json", status="Running")
+    azure.serve("jobs/run-details.json", status=final_status, error=error)
+    azure.serve("storage/list-blobs.json", blob=LOG_BLOB)
+    azure.serve("storage/list-no-blobs.json")
+    azure.serve("storage/get-blob.json", blob=LOG_BLOB, content=TRAINING_LOG)
+
+
+def recorded_body(file: str, entry: int = 0) -> dict[str, Any]:
+    """The answer of an entry of a response file, as recorded."""
+    document = json.loads((RESPONSES / file).read_text(encoding="utf-8"))
+    return copy.deepcopy(document["Entries"][entry]["ResponseBody"])
+
+
+def model_version(name: str, version: str, tags: dict[str, str], properties: dict[str, str]):
+    """A model version as the service lists it: the recorded one of models/create.json, renamed."""
+    body = recorded_body("models/create.json")
+    body["id"] = body["id"].replace("test_848675322716/versions/3", f"{name}/versions/{version}")
+    body["name"] = version
+    body["properties"].update(tags=tags, properties=properties, modelType="custom_model")
+    return body
+
+
+def job_metrics(azure: ScriptedAzure, metrics: dict[str, float] | None) -> None:
+    """The metrics.json at the top of the job's output model_output (``None``: there is none)."""
+    blob = f"azureml/{JOB}/model_output/metrics.json"
+    azure.serve("datastores/workspaceblobstore.json")
+    if metrics is None:
+        azure.serve("storage/list-no-blobs.json")
+        return
+    content = json.dumps(metrics)
+    azure.serve("storage/list-blobs.json", blob=blob)
+    azure.serve(
+        "storage/download-blob.json",
+        blob=blob,
+        content=content,
+        content_range=f"bytes 0-{len(content) - 1}/{len(content)}",
+    )
+
+
+def register_model(azure: ScriptedAzure, name: str) -> None:
+    """The first version of a model: none yet, then the PUT of version 1."""
+    azure.serve("models/missing.json", model_name=name)
+    azure.serve("models/container-missing.json", model_name=name)
+    azure.serve("models/create.json", model_name=name, version="1")
+
+
+def deployment_listed(endpoint: str, name: str) -> dict[str, Any]:
+    """A deployment as an endpoint lists it: the body of online-deployments/create.json, renamed."""
+    body = recorded_body("online-deployments/create.json", 3)
+    body["id"] = body["id"].replace(
+        f"{RECORDED_ENDPOINT}/deployments/blue", f"{endpoint}/deployments/{name}"
+    )
+    body["name"] = name
+    return body
+
+
+def endpoint_state(
+    azure: ScriptedAzure, endpoint: str, traffic: dict[str, int], auth_mode: str = "Key"
+) -> None:
+    """``online_endpoints.get``: the endpoint with ``traffic``, then its deployments (those with
+    a share of the traffic, even none)."""
+    azure.serve(
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode=auth_mode, traffic=traffic
+    )
+    listed = [deployment_listed(endpoint, name) for name in traffic]
+    azure.serve("online-endpoints/deployments.json", endpoint_name=endpoint, deployments=listed)
+
+
+def create_endpoint(azure: ScriptedAzure, endpoint: str) -> None:
+    azure.serve("workspace/get.json")
+    azure.serve("online-endpoints/create.json", endpoint_name=endpoint, auth_mode="Key", traffic={})
+
+
+def create_deployment(azure: ScriptedAzure, endpoint: str, name: str, fails: bool = False) -> None:
+    """The deployment's code uploaded, its inline environment registered, then its creation."""
+    azure.serve("online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic={})
+    code_upload(azure)
+    azure.serve("environments/create.json", environment_name="CliV2AnonymousEnvironment")
+    azure.serve("workspace/get.json")
+    answers = "online-deployments/create-fails.json" if fails else "online-deployments/create.json"
+    azure.serve(answers, endpoint_name=endpoint, deployment_name=name)
+
+
+def smoke_test(
+    azure: ScriptedAzure,
+    endpoint: str,
+    traffic: dict[str, int],
+    status: int = 200,
+    answer: Any = SCORES,
+    auth_mode: str = "Key",
+) -> None:
+    """A scoring call: the endpoint (its scoring URI, its deployments), its key (or its token,
+    for ``auth_mode`` AMLToken), the POST and the scoring script's answer."""
+    endpoint_state(azure, endpoint, traffic, auth_mode)
+    azure.serve(
+        "online-endpoints/get.json", endpoint_name=endpoint, auth_mode=auth_mode, traffic=traffic
+    )
+    credentials = "token" if auth_mode == "AMLToken" else "keys"
+    azure.serve(f"online-endpoints/{credentials}.json", endpoint_name=endpoint)
+    content_type = "text/plain" if isinstance(answer, str) else "application/json"
+    azure.serve(
+        "scoring/answer.json",
+        endpoint_name=endpoint,
+        status=status,
+        body=answer,
+        content_type=content_type,
+    )
+
+
+def set_traffic(
+    azure: ScriptedAzure, endpoint: str, before: dict[str, int], after: dict[str, int]
+) -> None:
+    endpoint_state(azure, endpoint, before)
+    azure.serve("workspace/get.json")
+    azure.serve(
+        "online-endpoints/update.json", endpoint_name=endpoint, auth_mode="Key", traffic=after
+    )
+
+
+def delete_deployment(azure: ScriptedAzure, endpoint: str, name: str) -> None:
+    azure.serve("online-deployments/delete.json", endpoint_name=endpoint, deployment_name=name)
