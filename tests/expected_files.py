@@ -153,6 +153,7 @@ SHARED_FILES = frozenset(
     tests/test_register.py
     tests/test_rollout.py
     tests/test_scripted_azure.py
+    tests/test_serve_local.py
     tests/test_validate.py
     tests/test_workspace.py
     tools/bench_score.py

@@ -60,12 +60,45 @@ def run_train():
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(run_train, tmp_path_factory) -> Path:
-    """The model trained with default hyperparameters on the sample-data folder."""
-    work_dir = tmp_path_factory.mktemp("training")
-    output_dir = work_dir / "model"
-    result = run_train("--data-path", SAMPLE_DATA_DIR, "--output-dir", output_dir, cwd=work_dir)
-    assert result.returncode == 0, f"training failed:\n{result.stdout}\n{result.stderr}"
+def train_module() -> ModuleType:
+    return load_model_module("train")
+
+
+@pytest.fixture
+def train_here(train_module, monkeypatch, capsys):
+    """train_here(*args, cwd=...) runs train.py's main() in this process, in ``cwd``, with the local
+    MLflow default: (exit code, stdout, stderr). Its libraries are imported once, which makes it
+    fast; ``run_train`` runs the script as a program."""
+
+    def run(*args: object, cwd: Path) -> tuple[int, str, str]:
+        for name in OUTSIDE_SETTINGS:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            exit_code = train_module.main([str(arg) for arg in args])
+        except SystemExit as stop:  # argparse refuses a flag
+            exit_code = stop.code
+        captured = capsys.readouterr()
+        return exit_code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(train_module, tmp_path_factory) -> Path:
+    """The model trained with default hyperparameters on the sample-data folder (in this process:
+    test_a_configured_tracking_uri_is_used_as_it_is runs train.py as a program)."""
+    output_dir = tmp_path_factory.mktemp("training") / "model"
+    with pytest.MonkeyPatch.context() as environment:
+        for name in OUTSIDE_SETTINGS:
+            environment.delenv(name, raising=False)
+        environment.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        exit_code = train_module.main(
+            ["--data-path", str(SAMPLE_DATA_DIR), "--output-dir", str(output_dir)]
+        )
+    assert exit_code == 0, "training on the sample data failed"
     return output_dir
 
 
