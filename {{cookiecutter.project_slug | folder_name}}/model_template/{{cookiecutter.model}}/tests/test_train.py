@@ -227,7 +227,9 @@ BAD_DATA = {
 def test_bad_data_exits_2_with_one_clear_line(train_here, tmp_path, make_data_path, expected):
     data_path = make_data_path(tmp_path)
     output_dir = tmp_path / "model"
-    exit_code, _, err = train_here("--data-path", data_path, "--output-dir", output_dir, cwd=tmp_path)
+    exit_code, _, err = train_here(
+        "--data-path", data_path, "--output-dir", output_dir, cwd=tmp_path
+    )
     assert exit_code == 2
     assert err.startswith("error: ")
     assert len(err.strip().splitlines()) == 1, err
@@ -237,7 +239,9 @@ def test_bad_data_exits_2_with_one_clear_line(train_here, tmp_path, make_data_pa
 
 
 def test_a_bad_hyperparameter_is_refused(train_here, sample_data_dir, tmp_path):
-    exit_code, _, err = train_here("--data-path", sample_data_dir, "--test-size", "1.5", cwd=tmp_path)
+    exit_code, _, err = train_here(
+        "--data-path", sample_data_dir, "--test-size", "1.5", cwd=tmp_path
+    )
     assert exit_code == 2
     assert "--test-size" in err
     assert "must be between 0 and 1" in err
