@@ -352,17 +352,18 @@ def test_a_broken_wiring_fails_before_any_step_runs(
 def test_a_broken_command_line_fails_the_step_and_stops_the_pipeline(
     run_pipeline_local, pipeline_copy, tmp_path, capsys
 ):
+    """A misspelled module: the step's command fails at once, and the pipeline with it."""
     prep_spec = pipeline_copy.parent.parent / "components" / "prep.yml"
     edit_yaml(
         prep_spec,
         lambda component: component.update(
-            command=component["command"].replace("--raw-data", "--row-data")
+            command=component["command"].replace("components.prep", "components.prepare")
         ),
     )
     output_dir = tmp_path / "outputs"
     exit_code = run_pipeline_local.main([str(pipeline_copy), "--output-dir", str(output_dir)])
     assert exit_code == 1
     error = capsys.readouterr().err
-    assert "step prep failed with exit code 2" in error
+    assert "step prep failed with exit code 1" in error
     assert "components/prep.yml" in error
     assert not (output_dir / "train").exists(), "the later steps did not run"
