@@ -10,9 +10,11 @@ production model, is strictly better than that model's.
 
 Registration goes through MLflow's model registry of the tracking store the step runs against:
 the workspace's inside an Azure ML job (azureml-mlflow, with the job's own identity), a local store
-outside (`make pipeline-local` gives the pipeline one under outputs/). The model folder is logged
-as the step run's artifacts under model_output/ and a new version of --model-name is created from
-them, tagged with its metrics. Either way, registration.json in --registration says what happened:
+outside (`make pipeline-local` gives the pipeline one under outputs/; run alone, the step uses
+<registration>/mlflow.db and MLflow's default ./mlruns for the artifacts). The model folder is
+logged as the step run's artifacts under model_output/ and a new version of --model-name is created
+from them, tagged with its metrics. Either way, registration.json in --registration says what
+happened:
 
     {"registered": true, "reason": "...", "model_name": "...", "version": "3", "metrics": {...}}
 
