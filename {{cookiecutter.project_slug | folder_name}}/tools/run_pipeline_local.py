@@ -119,10 +119,9 @@ def data_asset_paths(root: Path) -> dict[str, Path]:
     """Data asset name -> its local source, for every data asset spec of aml/."""
     assets = {}
     for spec in sorted((root / "aml").glob("*.yml")):
-        document = yaml.safe_load(spec.read_text(encoding="utf-8"))
-        if not isinstance(document, dict):
-            continue
-        if str(document.get("$schema", "")).endswith(DATA_SCHEMA_SUFFIX) and "path" in document:
+        document = read_yaml(spec)
+        is_data = str(document.get("$schema", "")).endswith(DATA_SCHEMA_SUFFIX)
+        if is_data and "name" in document and "path" in document:
             assets[str(document["name"])] = (spec.parent / str(document["path"])).resolve()
     return assets
 
@@ -140,11 +139,11 @@ def local_data_path(
             raise SpecError(spec, f"{field_name}.path", f"{path} has no local copy; --set it")
         return (spec.parent / str(path)).resolve()
     if reference["name"] not in assets:
-        known = ", ".join(sorted(assets)) or "none"
+        names = ", ".join(sorted(assets)) or "none"
         raise SpecError(
             spec,
             f"{field_name}.path",
-            f"{path} is no data asset of aml/ (data assets: {known}); --set a local path",
+            f"{path} is no data asset of aml/ (data assets: {names}); --set a local path",
         )
     return assets[reference["name"]]
 
@@ -168,7 +167,9 @@ def pipeline_inputs(
     for key, text in overrides.items():
         name = key.removeprefix("inputs.")
         if name not in values:
-            raise SpecError(spec, key, f"--set names no input of the pipeline ({known(values)})")
+            raise SpecError(
+                spec, key, f"--set names no input of the pipeline ({inputs_of(values)})"
+            )
         values[name] = override_value(pipeline["inputs"][name], text)
     return values
 
@@ -178,7 +179,7 @@ def override_value(declared: Any, text: str) -> Any:
     return Path(text).resolve() if is_data_input(declared) else yaml.safe_load(text)
 
 
-def known(names) -> str:
+def inputs_of(names) -> str:
     return "inputs: " + (", ".join(sorted(names)) or "none")
 
 
@@ -297,16 +298,16 @@ class PipelinePlanner:
             where = f"jobs.{step}.inputs.{name}"
             if name not in declared:
                 raise SpecError(
-                    self.spec, where, f"{shown(path)} has no input {name} ({known(declared)})"
+                    self.spec, where, f"{shown(path)} has no input {name} ({inputs_of(declared)})"
                 )
             values[name] = self.resolve(binding, where)
-        for name, spec in declared.items():
-            spec = spec if isinstance(spec, dict) else {}
+        for name, declaration in declared.items():
+            declaration = declaration if isinstance(declaration, dict) else {}
             if values.get(name) is not None:
                 continue
-            if "default" in spec:
-                values[name] = spec["default"]
-            elif spec.get("optional"):
+            if "default" in declaration:
+                values[name] = declaration["default"]
+            elif declaration.get("optional"):
                 values[name] = None
             else:
                 raise SpecError(
@@ -327,14 +328,14 @@ class PipelinePlanner:
             if ANY_EXPRESSION.search(text):
                 raise SpecError(self.spec, where, f"{text} is not a binding this tool knows")
             return binding
-        if match["input"]:
-            if match["input"] not in self.inputs:
+        name = match["input"]
+        if name:
+            if name not in self.inputs:
+                listed = inputs_of(self.inputs)
                 raise SpecError(
-                    self.spec,
-                    where,
-                    f"{text}: the pipeline has no input {match['input']} ({known(self.inputs)})",
+                    self.spec, where, f"{text}: the pipeline has no input {name} ({listed})"
                 )
-            return self.inputs[match["input"]]
+            return self.inputs[name]
         if match["job"]:
             return self.job_output(match["job"], match["job_output"], text, where)
         raise SpecError(self.spec, where, f"{text}: a step input cannot read a pipeline output")

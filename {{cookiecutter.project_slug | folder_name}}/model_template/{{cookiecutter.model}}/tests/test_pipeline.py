@@ -8,10 +8,12 @@ import json
 import shutil
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from sklearn.dummy import DummyClassifier
 
 MODEL_CODE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_ROOT = MODEL_CODE_DIR.parents[1]
@@ -118,16 +120,24 @@ def test_evaluate_scores_the_held_out_rows_as_train_py_did(
 
 
 def test_evaluate_compares_with_a_registered_production_model(
-    evaluate, trained_model_dir, prepared_split, tmp_path
+    evaluate, register, trained_model_dir, prepared_split, tmp_path
 ):
-    """A registered model as Azure ML mounts it: model.pkl one folder down."""
+    """A production model that always answers the churn rate, registered as Azure ML mounts a
+    model (model.pkl one folder down): scored on the same rows, beaten, and the gate says so."""
+    training_rows = pd.read_csv(prepared_split / "train" / "train.csv")
+    baseline = DummyClassifier(strategy="prior").fit(
+        training_rows.drop(columns="churned"), training_rows["churned"]
+    )
     production = tmp_path / "production"
     (production / "model_output").mkdir(parents=True)
-    shutil.copy(trained_model_dir / "model.pkl", production / "model_output" / "model.pkl")
+    joblib.dump(baseline, production / "model_output" / "model.pkl")
+
     evaluation = evaluate.evaluate_models(trained_model_dir, prepared_split / "test", production)
-    assert evaluation["production_metrics"] == evaluation["metrics"]
-    logged = evaluate.logged_metrics(evaluation)
-    assert logged["production_roc_auc"] == logged["roc_auc"]
+
+    assert evaluation["production_metrics"]["roc_auc"] == 0.5
+    assert evaluate.logged_metrics(evaluation)["production_roc_auc"] == 0.5
+    decision = register.gate(evaluation, "roc_auc", 0.75)
+    assert decision.passed and "beats the production model's 0.5" in decision.reason
 
 
 def test_evaluate_without_a_model_exits_2_naming_the_folder(
