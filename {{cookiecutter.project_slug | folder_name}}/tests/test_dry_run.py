@@ -504,9 +504,7 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     environment, deployment = requests[1]["body"]["properties"], requests[2]["body"]
     assert environment["image"] == deployment_spec["environment"]["image"]
     assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[1]['resource']}"
-    assert (
-        deployment["properties"]["model"] == f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/4"
-    )
+    assert deployment["properties"]["model"] == f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/4"
     assert deployment["properties"]["instanceType"] == deployment_spec["instance_type"]
     assert deployment["sku"]["capacity"] == deployment_spec["instance_count"]
     scoring = deployment["properties"]["codeConfiguration"]
@@ -585,8 +583,16 @@ def test_deploy_reads_the_model_from_model_metadata(dry_run, project, paths):
         (["--model", "m"], 2, '--model: "m" must be NAME:VERSION'),
         (["--model", f"{DEPLOYED_MODEL}:1", "--traffic-steps", "50,20,100"], 2, "steps must rise"),
         (["--model", f"{DEPLOYED_MODEL}:1", "--traffic-steps", "10,50"], 2, "end at 100"),
-        (["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue"], 2, "--current-traffic: expected"),
-        (["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue=50,green=50"], 1, "splits traffic"),
+        (
+            ["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue"],
+            2,
+            "--current-traffic: expected",
+        ),
+        (
+            ["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue=50,green=50"],
+            1,
+            "splits traffic",
+        ),
     ],
 )
 def test_deploy_bad_input(mlops, project, paths, args, code, message):

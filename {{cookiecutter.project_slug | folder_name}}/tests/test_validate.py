@@ -10,6 +10,9 @@ import yaml
 
 from mlops.specs import error_fields, find_specs, kind_of_file
 
+# The command components of each model's training pipeline (models/<name>/components/).
+PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
+
 
 def edit(path: Path, change) -> None:
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -52,6 +55,9 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
             f"{model}/aml_config/environment.yml": "environment",
             f"{model}/aml_config/train-amlcompute.yml": "job",
             f"{model}/aml_config/train-local.yml": "job",
+            f"{model}/aml_config/train-pipeline.yml": "job",
+            f"{model}/aml_config/sweep.yml": "job",
+            **{f"{model}/components/{step}.yml": "component" for step in PIPELINE_STEPS},
             f"{model}/deployment/deployment.yml": "online_deployment",
             f"{model}/deployment/endpoint.yml": "online_endpoint",
         }

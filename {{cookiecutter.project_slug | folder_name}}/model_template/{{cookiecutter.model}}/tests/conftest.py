@@ -1,4 +1,5 @@
-"""Fixtures for the model tests: train once on the sample data, serve that model over HTTP."""
+"""Fixtures for the model tests: train once on the sample data, serve that model over HTTP, run
+the training pipeline's steps once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -17,14 +19,18 @@ PROJECT_ROOT = MODEL_CODE_DIR.parents[1]
 SAMPLE_DATA_DIR = PROJECT_ROOT / "sample-data"
 SAMPLE_REQUEST = MODEL_CODE_DIR / "deployment" / "sample-request.json"
 SCORE_SCRIPT = MODEL_CODE_DIR / "score.py"
+PIPELINE_SPEC = MODEL_CODE_DIR / "aml_config" / "train-pipeline.yml"
 # Settings that would send runs to a tracking server or make train.py think it runs in Azure ML.
 OUTSIDE_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "AZUREML_RUN_ID")
+QUIET_MLFLOW = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def load_module(path: Path) -> ModuleType:
     """Import ``path`` under a name of its own: every model has files of the same names."""
     spec = importlib.util.spec_from_file_location(f"{MODEL_CODE_DIR.name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    # As an import would: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -34,9 +40,26 @@ def load_model_module(name: str) -> ModuleType:
     return load_module(MODEL_CODE_DIR / f"{name}.py")
 
 
+def load_component_module(step: str) -> ModuleType:
+    """This model's ``components/<step>.py``.
+
+    A step imports ``train``, which ``python -m components.<step>`` finds in the model folder; in
+    a test session of several models that name is bound to this model's train.py while it loads.
+    """
+    shadowed = sys.modules.get("train")
+    sys.modules["train"] = load_model_module("train")
+    try:
+        return load_module(MODEL_CODE_DIR / "components" / f"{step}.py")
+    finally:
+        if shadowed is None:
+            del sys.modules["train"]
+        else:
+            sys.modules["train"] = shadowed
+
+
 def train_environment(**overrides: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
-    environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    environment.update(QUIET_MLFLOW)
     environment.update(overrides)
     return environment
 
@@ -147,3 +170,36 @@ def sample_data_dir() -> Path:
 @pytest.fixture
 def sample_request() -> dict:
     return json.loads(SAMPLE_REQUEST.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def load_component():
+    """load_component(step) -> this model's components/<step>.py, imported."""
+    return load_component_module
+
+
+@pytest.fixture(scope="session")
+def run_pipeline_local() -> ModuleType:
+    return load_module(PROJECT_ROOT / "tools" / "run_pipeline_local.py")
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    exit_code: int
+    output_dir: Path
+
+    def output(self, step: str, name: str) -> Path:
+        return self.output_dir / step / name
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(run_pipeline_local, tmp_path_factory) -> PipelineRun:
+    """The training pipeline run once on the sample data, as `make pipeline-local` runs it."""
+    output_dir = tmp_path_factory.mktemp("pipeline")
+    with pytest.MonkeyPatch.context() as environment:
+        for name in OUTSIDE_SETTINGS:
+            environment.delenv(name, raising=False)
+        for name, value in QUIET_MLFLOW.items():
+            environment.setenv(name, value)
+        exit_code = run_pipeline_local.main([str(PIPELINE_SPEC), "--output-dir", str(output_dir)])
+    return PipelineRun(exit_code, output_dir)
