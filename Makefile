@@ -30,11 +30,11 @@ demo: $(VENV_PYTHON)
 		PYTHON=.venv/bin/python
 
 test: $(VENV_PYTHON)
-	$(VENV_PYTHON) -m pytest -n auto
+	$(VENV_PYTHON) -m pytest -n auto --dist worksteal
 
 # For inner loops: no installs, no registry, no run of a generated project's whole suite.
 test-fast: $(VENV_PYTHON)
-	$(VENV_PYTHON) -m pytest -n auto -m "not slow"
+	$(VENV_PYTHON) -m pytest -n auto --dist worksteal -m "not slow"
 
 # The model template's support files and hooks are the template's own code; the model files in it
 # are linted again in every bake, by the generated project's rules.

@@ -22,6 +22,12 @@ from matrix import SUPPORTED, SUPPORTED_BY_ID
 PROJECT_VENVS = REPO_ROOT / ".cache" / "project-venvs"
 
 
+def pytest_collection_modifyitems(items):
+    """The slow tests first, so that on two cores the longest ones start at once and the rest of
+    the suite runs beside them (the order within each group is kept)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def run(command, cwd, env=None, timeout=900):
     """Run a command; on failure, fail the test with its output (not a bare exit code)."""
     result = subprocess.run(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,29 +55,12 @@ def load_component_module(step: str) -> ModuleType:
             sys.modules["train"] = shadowed
 
 
-def train_environment(**overrides: str) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
-    environment.update(QUIET_MLFLOW)
-    environment.update(overrides)
-    return environment
-
-
-@pytest.fixture(scope="session")
-def run_train():
-    """run_train(*args, cwd=..., env=...) runs train.py in a fresh interpreter, in ``cwd``, with
-    the local MLflow default unless ``env`` adds settings."""
-
-    def run(*args: object, cwd: Path, env: dict[str, str] | None = None):
-        return subprocess.run(
-            [sys.executable, str(MODEL_CODE_DIR / "train.py"), *map(str, args)],
-            cwd=cwd,
-            env=train_environment(**(env or {})),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-
-    return run
+def as_outside_azure_ml(environment: pytest.MonkeyPatch) -> None:
+    """No tracking server and no Azure ML job in the environment: MLflow's local default."""
+    for name in OUTSIDE_SETTINGS:
+        environment.delenv(name, raising=False)
+    for name, value in QUIET_MLFLOW.items():
+        environment.setenv(name, value)
 
 
 @pytest.fixture(scope="session")
@@ -91,12 +72,11 @@ def train_module() -> ModuleType:
 def train_here(train_module, monkeypatch, capsys):
     """train_here(*args, cwd=...) runs train.py's main() in this process, in ``cwd``, with the local
     MLflow default: (exit code, stdout, stderr). Its libraries are imported once, which makes it
-    fast; ``run_train`` runs the script as a program."""
+    fast; the local pipeline run (test_pipeline.py) runs train.py as a program, with a configured
+    MLflow tracking URI."""
 
     def run(*args: object, cwd: Path) -> tuple[int, str, str]:
-        for name in OUTSIDE_SETTINGS:
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        as_outside_azure_ml(monkeypatch)
         monkeypatch.chdir(cwd)
         capsys.readouterr()
         try:
@@ -111,13 +91,10 @@ def train_here(train_module, monkeypatch, capsys):
 
 @pytest.fixture(scope="session")
 def trained_model_dir(train_module, tmp_path_factory) -> Path:
-    """The model trained with default hyperparameters on the sample-data folder (in this process:
-    test_a_configured_tracking_uri_is_used_as_it_is runs train.py as a program)."""
+    """The model trained with default hyperparameters on the sample-data folder, in this process."""
     output_dir = tmp_path_factory.mktemp("training") / "model"
     with pytest.MonkeyPatch.context() as environment:
-        for name in OUTSIDE_SETTINGS:
-            environment.delenv(name, raising=False)
-        environment.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        as_outside_azure_ml(environment)
         exit_code = train_module.main(
             ["--data-path", str(SAMPLE_DATA_DIR), "--output-dir", str(output_dir)]
         )
@@ -197,9 +174,6 @@ def pipeline_run(run_pipeline_local, tmp_path_factory) -> PipelineRun:
     """The training pipeline run once on the sample data, as `make pipeline-local` runs it."""
     output_dir = tmp_path_factory.mktemp("pipeline")
     with pytest.MonkeyPatch.context() as environment:
-        for name in OUTSIDE_SETTINGS:
-            environment.delenv(name, raising=False)
-        for name, value in QUIET_MLFLOW.items():
-            environment.setenv(name, value)
+        as_outside_azure_ml(environment)
         exit_code = run_pipeline_local.main([str(PIPELINE_SPEC), "--output-dir", str(output_dir)])
     return PipelineRun(exit_code, output_dir)

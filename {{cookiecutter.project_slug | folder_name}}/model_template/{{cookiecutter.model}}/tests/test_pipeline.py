@@ -230,6 +230,9 @@ def test_the_pipeline_trains_the_model_train_py_trains(pipeline_run, trained_mod
 
 
 def test_the_pipeline_registers_the_model_in_its_local_registry(pipeline_run):
+    """The steps run as programs with the pipeline's MLflow tracking URI configured, as in an Azure
+    ML job: train.py logs to that store, as they all do, and writes no store of its own (the
+    exact files of its output are checked above)."""
     registration = read_json(pipeline_run.output("register", "registration") / "registration.json")
     model_name = pipeline_document()["inputs"]["model_name"]
     assert registration["registered"] is True, registration["reason"]

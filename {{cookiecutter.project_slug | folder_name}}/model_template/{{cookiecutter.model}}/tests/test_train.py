@@ -171,24 +171,6 @@ def test_training_twice_into_one_folder_from_several_csvs_and_from_one(
     assert list(work_dir.iterdir()) == [], "training wrote outside its output folder"
 
 
-def test_a_configured_tracking_uri_is_used_as_it_is(run_train, sample_data_dir, tmp_path):
-    store = tmp_path / "tracking.db"
-    output_dir = tmp_path / "model"
-    result = run_train(
-        "--data-path",
-        sample_data_dir,
-        "--output-dir",
-        output_dir,
-        "--n-estimators",
-        20,
-        cwd=tmp_path,
-        env={"MLFLOW_TRACKING_URI": f"sqlite:///{store.as_posix()}"},
-    )
-    assert result.returncode == 0, result.stderr
-    assert not (output_dir / "mlflow.db").exists()
-    assert len(logged_runs(store)) == 1
-
-
 BAD_DATA = {
     "missing-path": (
         lambda tmp: tmp / "no-such-folder",
