@@ -100,13 +100,14 @@ def uv() -> Path:
 
 
 def create_project_venv(venv_dir: Path, project: Path) -> Path:
-    """A virtual environment of the project's Python with its `dev` dependencies, but not the
-    project itself: tests run each bake's own code from its folder."""
+    """A virtual environment of the project's Python with the dependencies of its `dev` extra, but
+    not the project itself (tests run each bake's own code from its folder). Read from its
+    pyproject.toml: nothing is built in the bake's folder."""
     python_version = (project / ".python-version").read_text(encoding="utf-8").strip()
     run([uv(), "venv", "--quiet", "--python", python_version, venv_dir], cwd=project)
     python = venv_python(venv_dir)
-    run([uv(), "pip", "install", "--quiet", "--python", python, f"{project}[dev]"], cwd=project)
-    run([uv(), "pip", "uninstall", "--quiet", "--python", python, project.name], cwd=project)
+    requirements = ["-r", project / "pyproject.toml", "--extra", "dev"]
+    run([uv(), "pip", "install", "--quiet", "--python", python, *requirements], cwd=project)
     return python
 
 
