@@ -143,6 +143,11 @@ def current_endpoint(client: Any, name: str) -> Any:
 def submit(client: Any, endpoint: str, deployment: str | None, input_text: str) -> RunMetadata:
     """Start a batch scoring job on ``endpoint`` (with ``deployment``, that deployment whatever the
     default); its run metadata."""
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+
+    # azure-ai-ml writes the deployment's header into headers every call shares: without this, a
+    # call for the default deployment would reach the one an earlier call of this process named.
+    EndpointInvokeFields.DEFAULT_HEADER.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
     job = client.batch_endpoints.invoke(
         endpoint_name=endpoint, deployment_name=deployment, input=batch_input(input_text)
     )

@@ -25,6 +25,8 @@ def load_module(path: Path) -> ModuleType:
     """Import ``path`` under a name of its own: every model has files of the same names."""
     spec = importlib.util.spec_from_file_location(f"{MODEL_CODE_DIR.name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    # Registered before it runs: dataclasses look their module up by name.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -67,6 +69,12 @@ def trained_model_dir(run_train, tmp_path_factory) -> Path:
     result = run_train("--data-path", SAMPLE_DATA_DIR, "--output-dir", output_dir, cwd=work_dir)
     assert result.returncode == 0, f"training failed:\n{result.stdout}\n{result.stderr}"
     return output_dir
+
+
+@pytest.fixture(scope="session")
+def load_code():
+    """load_code(path) -> the Python file at ``path``, imported under a name of this model's own."""
+    return load_module
 
 
 @pytest.fixture(scope="session")
