@@ -54,8 +54,15 @@ SUPPORTED = (
     Bake("azure-devops", {"ci_provider": "azure-devops"}),
     # The generated project's whole suite runs once, here, with a second model added: the other
     # combinations change files the template's own tests check (specs, CI/CD, text), not what the
-    # project's suite tests.
-    Bake("both-providers", {"ci_provider": "both"}, runs_project_tests=True),
+    # project's suite tests. Both deployment kinds, so that it tests online and batch scoring.
+    Bake(
+        "both-providers",
+        {"ci_provider": "both", "deployment": "both"},
+        runs_project_tests=True,
+    ),
+    Bake("batch-only", {"deployment": "batch"}),
+    # Both providers: a project that deploys nothing has CI/CD that ends at registration.
+    Bake("no-deployment", {"deployment": "none", "ci_provider": "both"}),
     Bake("no-ci", {"ci_provider": "none"}),
     Bake("python-3.12", {"python_version": "3.12"}),
     Bake("hostile-prose", HOSTILE_PROSE),
@@ -103,6 +110,7 @@ REJECTED = (
     ),
     Rejected("unsupported-python", {"python_version": "3.9"}, ("python_version",)),
     Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
+    Rejected("unknown-deployment", {"deployment": "serverless"}, ("deployment",)),
     Rejected(
         "several-problems-at-once",
         {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},

@@ -43,8 +43,9 @@ def test_the_second_model_has_every_model_file(two_model_project):
     project = two_model_project.path
     files = {p.relative_to(project).as_posix() for p in (project / "models").rglob("*")}
     models = {two_model_project.second_model, "model1"}
+    deployment = two_model_project.answers["deployment"]
     assert {f for f in files if Path(project, f).is_file()} == set().union(
-        *(model_files(model) for model in models)
+        *(model_files(model, deployment) for model in models)
     )
     assert len(MODEL_FILES) > 10
 
