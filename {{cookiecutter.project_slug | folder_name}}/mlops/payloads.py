@@ -414,10 +414,17 @@ def schedule_requests(schedule: Any) -> list[Request]:
             continue
         step_body = definition["jobs"][name]
         requests.extend(inline_environment(component, {}))
-        step_body["componentId"] = ANONYMOUS_COMPONENT.format(step=name)
+        registration = Request(
+            method="PUT",
+            resource=f"components/{component.name}/versions/{NEXT_VERSION}",
+            description=f"register step {name} as an anonymous component",
+            body=rest_body(component._to_rest_object()),
+        )
         if is_local_path(component.code):
             local = Path(component.base_path) / component.code
-            mark_upload(request, ["properties", "action", "jobDefinition", "jobs", name, "code"], local)
+            mark_upload(registration, ["properties", "componentSpec", "code"], local)
+        requests.append(registration)
+        step_body["componentId"] = ANONYMOUS_COMPONENT.format(step=name)
     settings = definition.get("settings") or {}
     if is_reference(settings.get("default_compute")):
         settings["default_compute"] = compute_id(settings["default_compute"])

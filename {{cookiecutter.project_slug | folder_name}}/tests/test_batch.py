@@ -304,8 +304,10 @@ def test_the_dry_run_on_a_live_endpoint_deploys_the_other_colour(dry_run, projec
 def test_apply_shows_the_nightly_schedule_and_what_its_job_needs(dry_run, project):
     document = dry_run("apply", BATCH_SPECS / "batch-schedule.yml")
 
-    environment, schedule = document["requests"]
+    environment, component, schedule = document["requests"]
     assert environment["resource"].startswith("environments/CliV2AnonymousEnvironment/")
+    assert component["uploads"] == [{"field": "properties.componentSpec.code", "local_path": "."}]
+    assert "mlops invoke-batch" in component["body"]["properties"]["componentSpec"]["command"]
     assert schedule["resource"].startswith("schedules/")
     properties = schedule["body"]["properties"]
     assert properties["trigger"]["triggerType"] == "Cron"
