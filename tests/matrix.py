@@ -60,7 +60,14 @@ SUPPORTED = (
         {"ci_provider": "both", "deployment": "both"},
         runs_project_tests=True,
     ),
-    Bake("batch-only", {"deployment": "batch"}),
+    # A long name too: the batch endpoint names derived from it must fit in 32 characters.
+    Bake(
+        "batch-only",
+        {
+            "deployment": "batch",
+            "project_name": "Nightly scoring of customer churn risk for all regions",
+        },
+    ),
     # Both providers: a project that deploys nothing has CI/CD that ends at registration.
     Bake("no-deployment", {"deployment": "none", "ci_provider": "both"}),
     Bake("no-ci", {"ci_provider": "none"}),

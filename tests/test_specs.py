@@ -287,8 +287,9 @@ def check_nightly_batch_job(job, spec: Path, project: BakedProject) -> None:
     assert job.inputs["scoring_data"]._data == (
         f"azureml:{project.answers['project_slug']}-sample-data@latest"
     )
-    assert str(job.settings.default_compute).removeprefix("azureml:") == (
-        project.answers["compute_name"]
+    assert (
+        str(job.settings.default_compute).removeprefix("azureml:")
+        == (project.answers["compute_name"])
     )
 
 
