@@ -1,5 +1,5 @@
-"""``mlops deploy-batch`` and ``mlops invoke-batch``: a model's batch deployment on a batch endpoint,
-and the batch scoring jobs it runs.
+"""``mlops deploy-batch`` and ``mlops invoke-batch``: a model's batch deployment on a batch
+endpoint, and the batch scoring jobs it runs.
 
 A rollout creates (or updates) the deployment that is not the endpoint's default, blue or green,
 runs a smoke job on it by name, and only once that job Completed makes it the default. Otherwise the
@@ -9,8 +9,8 @@ nothing else needs undoing, since a batch deployment without jobs costs nothing.
 
 from __future__ import annotations
 
-import tempfile
 import copy
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ def is_data_asset(text: str) -> bool:
 
 
 def check_batch_input(option: str, text: str) -> str:
-    """A data asset (``azureml:NAME@latest``, ``azureml:NAME:VERSION``) or a local folder or file."""
+    """A data asset (``azureml:NAME@latest``, ``azureml:NAME:VERSION``), a local folder or file."""
     if is_data_asset(text):
         reference = text.removeprefix(DATA_ASSET_PREFIX)
         require_valid_name(option, reference.partition("@")[0].partition(":")[0], "asset")
@@ -311,4 +311,3 @@ def dry_run_invoke(endpoint: str, deployment: str | None, input_text: str) -> di
     return payloads.dry_run_document(
         "invoke-batch", payloads.batch_job_requests(endpoint, deployment, input_text, description)
     )
-

@@ -286,7 +286,9 @@ def deploy(
 )
 @click.option("--stage", metavar="STAGE", help="Tag the model version stage=STAGE when done.")
 @click.option(
-    "--current-default", metavar="NAME", help="Dry run: assume the endpoint exists with this default."
+    "--current-default",
+    metavar="NAME",
+    help="Dry run: assume the endpoint exists with this default.",
 )
 @DRY_RUN
 def deploy_batch(

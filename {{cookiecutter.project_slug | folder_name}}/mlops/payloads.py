@@ -309,7 +309,10 @@ def batch_job_requests(
         name = reference.partition("@")[0].partition(":")[0]
         requests.append(Request("GET", f"data/{name}", f"resolve the data asset {reference}"))
     requests.append(Request("GET", resource, f"read the scoring URI of {endpoint}"))
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer <Microsoft Entra token>"}
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer <Microsoft Entra token>",
+    }
     if deployment:
         headers[DEPLOYMENT_HEADER] = deployment
     body = batch_job_body(job_input)

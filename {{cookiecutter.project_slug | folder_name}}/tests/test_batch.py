@@ -1,5 +1,5 @@
-"""``mlops deploy-batch`` and ``mlops invoke-batch`` through the real azure-ai-ml client, against the
-scripted Azure ML service: the first rollout creates the endpoint, a rollout on a live endpoint
+"""``mlops deploy-batch`` and ``mlops invoke-batch`` through the real azure-ai-ml client, against
+the scripted Azure ML service: the first rollout creates the endpoint, a rollout on a live endpoint
 makes the new colour the default only after its smoke job Completed, a failed smoke job leaves the
 default as it was; batch jobs on a data asset and on a local folder, waited for, their predictions
 downloaded; the service's errors; and the dry runs, offline."""
@@ -85,9 +85,7 @@ def defaults_sent(azure) -> list:
     ]
 
 
-def test_the_first_rollout_creates_the_endpoint_and_makes_blue_the_default(
-    azure, mlops, project
-):
+def test_the_first_rollout_creates_the_endpoint_and_makes_blue_the_default(azure, mlops, project):
     azure.serve("batch-endpoints/missing.json", endpoint_name=ENDPOINT)
     azure.serve("workspace/get.json")
     azure.serve("batch-endpoints/create.json", endpoint_name=ENDPOINT)
@@ -254,9 +252,7 @@ def test_bad_input_is_refused_before_anything_is_sent(mlops, project, args, mess
     assert message in result.stderr
 
 
-def test_the_dry_run_of_a_first_rollout_creates_the_endpoint_and_smoke_tests_blue(
-    dry_run, project
-):
+def test_the_dry_run_of_a_first_rollout_creates_the_endpoint_and_smoke_tests_blue(dry_run, project):
     document = dry_run(
         "deploy-batch",
         "--endpoint",

@@ -69,7 +69,9 @@ def input_files(data: Path) -> list[Path]:
 
 
 def mini_batches(files: list[Path], size: int) -> list[list[str]]:
-    return [[str(path) for path in files[start : start + size]] for start in range(0, len(files), size)]
+    return [
+        [str(path) for path in files[start : start + size]] for start in range(0, len(files), size)
+    ]
 
 
 def score(

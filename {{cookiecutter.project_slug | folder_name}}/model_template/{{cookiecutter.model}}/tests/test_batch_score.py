@@ -1,5 +1,6 @@
-"""batch_score.py through its init()/run(mini_batch) contract, in this process with the model trained
-once per session, and `make batch-local`'s runner (tools/batch_local.py) over folders of files."""
+"""batch_score.py through its init()/run(mini_batch) contract, in this process with the model
+trained once per session, and `make batch-local`'s runner (tools/batch_local.py) over folders of
+files."""
 
 from __future__ import annotations
 
