@@ -16,7 +16,6 @@ MODEL_FILES = frozenset(
     train.py
     score.py
     aml_config/environment.yml
-    aml_config/inference-conda.yml
     aml_config/train-amlcompute.yml
     aml_config/train-conda.yml
     aml_config/train-local.yml
@@ -27,7 +26,9 @@ MODEL_FILES = frozenset(
     tests/test_train.py
     """.split()
 )
-ONLINE_MODEL_FILES = frozenset({"deployment/deployment.yml", "deployment/endpoint.yml"})
+ONLINE_MODEL_FILES = frozenset(
+    {"deployment/deployment.yml", "deployment/endpoint.yml", "aml_config/inference-conda.yml"}
+)
 BATCH_MODEL_FILES = frozenset(
     """
     batch_score.py

@@ -11,7 +11,11 @@ import sys
 from pathlib import Path
 
 # deployment/sample-request.json stays: `make score-local` and the tests of score.py send it.
-ONLINE_FILES = ("deployment/endpoint.yml", "deployment/deployment.yml")
+ONLINE_FILES = (
+    "deployment/endpoint.yml",
+    "deployment/deployment.yml",
+    "aml_config/inference-conda.yml",
+)
 BATCH_FILES = (
     "batch_score.py",
     "aml_config/batch-conda.yml",
