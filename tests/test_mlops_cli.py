@@ -4,8 +4,8 @@ every baked project. (The project's own mlops tests run in test_generated_projec
 from __future__ import annotations
 
 import ast
-import subprocess
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -167,7 +167,9 @@ def test_deployment_dry_runs_carry_the_answers(baked_project, project_python, de
     project = baked_project(first_bake_deploying(deployment))
     kinds = DEPLOYMENT_KINDS[deployment]
     commands = [args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]]
-    results = dict(zip(commands, mlops_commands(project.path, project_python, commands)))
+    results = dict(
+        zip(commands, mlops_commands(project.path, project_python, commands), strict=True)
+    )
     names = model_names(project.path)
     compute = f"/computes/{project.answers['compute_name']}"
     for args, result in results.items():
