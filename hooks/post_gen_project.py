@@ -16,6 +16,35 @@ PATHS_REMOVED_BY_CI_PROVIDER = {
     "both": (),
     "none": GITHUB_ACTIONS_PATHS + AZURE_DEVOPS_PATHS,
 }
+# What serves online and what scores in batch, beside the models' own files (which the model
+# template's hook removes); CI/CD that deploys, for a project that deploys nothing.
+ONLINE_PATHS = ("tests/test_deploy.py", "tests/test_invoke.py")
+BATCH_PATHS = (
+    "docs/batch-scoring.md",
+    "tools/batch_local.py",
+    "tests/test_batch.py",
+    "tests/azure_responses/batch-deployments",
+    "tests/azure_responses/batch-endpoints",
+    "tests/azure_responses/batch-jobs",
+    "tests/azure_responses/schedules",
+)
+DEPLOYING_CI_PATHS = (
+    ".github/workflows/deploy.yml",
+    ".github/workflows/rollout.yml",
+    ".azure-pipelines/templates/deploy-job.yml",
+)
+PATHS_REMOVED_BY_DEPLOYMENT = {
+    "online": BATCH_PATHS,
+    "batch": ONLINE_PATHS,
+    "both": (),
+    "none": ONLINE_PATHS + BATCH_PATHS + DEPLOYING_CI_PATHS,
+}
+# CI/CD files whose last part deploys (from this line on): a project that deploys nothing ends them
+# before it.
+DEPLOYING_TAILS = {
+    ".github/workflows/train.yml": "  deploy:\n",
+    ".azure-pipelines/templates/model-stages.yml": "  - stage: DeployStaging_",
+}
 MODEL_TEMPLATE = "model_template"
 MODELS_DIR = "models"
 FIRST_MODEL = "model1"
@@ -37,6 +66,18 @@ def remove_paths(project_dir: Path, relative_paths: tuple[str, ...]) -> None:
             path.unlink()
 
 
+def cut_deploying_tails(project_dir: Path) -> None:
+    for relative_path, first_line in DEPLOYING_TAILS.items():
+        path = project_dir / relative_path
+        if not path.exists():
+            continue
+        text = path.read_text(encoding="utf-8")
+        if text.count(first_line) != 1:
+            raise ValueError(f"{relative_path}: expected one {first_line!r} to cut the file at")
+        kept = text[: text.index(first_line)].rstrip() + "\n"
+        path.write_text(kept, encoding="utf-8")
+
+
 def first_model_answers(answers: dict) -> dict[str, str]:
     return {"model": FIRST_MODEL, **{key: answers[key] for key in FIRST_MODEL_ANSWERS}}
 
@@ -49,7 +90,8 @@ def render_first_model(project_dir: Path, answers: dict) -> Path:
     return render_model(project_dir / MODELS_DIR, first_model_answers(answers))
 
 
-def next_steps(project_slug: str) -> str:
+def next_steps(project_slug: str, deployment: str) -> str:
+    batch = ["  make batch-local    # score sample-data/ in batch, as the batch endpoint would"]
     return "\n".join(
         [
             f"Created {project_slug}. Next steps:",
@@ -58,6 +100,7 @@ def next_steps(project_slug: str) -> str:
             "  make setup          # install the project with its dev tools",
             f"  make train-local    # train {FIRST_MODEL} on sample-data/, into outputs/",
             "  make score-local    # serve the model locally and score the sample request",
+            *(batch if deployment in ("batch", "both") else []),
             "  make test           # the project's own tests",
             "  make add-model NAME=<name>   # a second model, beside the first",
             "Then read README.md for training on Azure ML, registering and deploying.",
@@ -69,8 +112,11 @@ def main() -> int:
     answers = json.loads(r"""{{ cookiecutter | tojson }}""")
     project_dir = Path.cwd()
     remove_paths(project_dir, PATHS_REMOVED_BY_CI_PROVIDER[answers["ci_provider"]])
+    remove_paths(project_dir, PATHS_REMOVED_BY_DEPLOYMENT[answers["deployment"]])
+    if answers["deployment"] == "none":
+        cut_deploying_tails(project_dir)
     render_first_model(project_dir, answers)
-    print(next_steps(answers["project_slug"]))
+    print(next_steps(answers["project_slug"], answers["deployment"]))
     return 0
 
 

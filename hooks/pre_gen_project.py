@@ -16,6 +16,7 @@ SLUG_MAX_LENGTH = 40
 PROSE_MAX_LENGTH = 200
 SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
 CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
+DEPLOYMENTS = ("online", "batch", "both", "none")
 MAX_NODES_LIMIT = 100
 # Control characters, line/paragraph separators, surrogates and noncharacters (U+FFFE, U+FFFF):
 # YAML and TOML refuse or rewrite them.
@@ -177,6 +178,12 @@ def check_ci_provider(value: str) -> str | None:
     return f"must be one of {', '.join(CI_PROVIDERS)}"
 
 
+def check_deployment(value: str) -> str | None:
+    if value in DEPLOYMENTS:
+        return None
+    return f"must be one of {', '.join(DEPLOYMENTS)}"
+
+
 def check_endpoints_differ(answers: dict) -> tuple[str, str] | None:
     production = answers["online_endpoint_name"]
     if production.lower() != answers["staging_endpoint_name"].lower():
@@ -204,6 +211,7 @@ ANSWER_RULES = {
     "online_endpoint_name": check_online_endpoint_name,
     "staging_endpoint_name": check_staging_endpoint_name,
     "ci_provider": check_ci_provider,
+    "deployment": check_deployment,
 }
 COMBINATION_RULES = (check_endpoints_differ,)
 

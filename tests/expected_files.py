@@ -1,5 +1,5 @@
 """The exact files a bake produces: the shared ones, the model template, the first model, and the
-CI/CD files of the chosen provider."""
+CI/CD files of the chosen provider, each as far as the `deployment` answer selects them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ MODEL_FILES = frozenset(
     train.py
     score.py
     aml_config/environment.yml
-    aml_config/inference-conda.yml
     aml_config/sweep.yml
     aml_config/train-amlcompute.yml
     aml_config/train-conda.yml
@@ -30,8 +29,6 @@ MODEL_FILES = frozenset(
     components/register.py
     components/register.yml
     components/train.yml
-    deployment/deployment.yml
-    deployment/endpoint.yml
     deployment/sample-request.json
     tests/conftest.py
     tests/test_pipeline.py
@@ -40,20 +37,51 @@ MODEL_FILES = frozenset(
     tests/test_train.py
     """.split()
 )
+ONLINE_MODEL_FILES = frozenset(
+    {"deployment/deployment.yml", "deployment/endpoint.yml", "aml_config/inference-conda.yml"}
+)
+BATCH_MODEL_FILES = frozenset(
+    """
+    batch_score.py
+    aml_config/batch-conda.yml
+    aml_config/mlops-conda.yml
+    deployment/batch-deployment.yml
+    deployment/batch-endpoint.yml
+    deployment/batch-schedule.yml
+    deployment/nightly-batch-job.yml
+    tests/test_batch_score.py
+    """.split()
+)
+DEFAULT_DEPLOYMENT = TEMPLATE_CONTEXT["deployment"]
 MODEL_TEMPLATE = "model_template"
 MODEL_TEMPLATE_FILES = frozenset(
     {
         f"{MODEL_TEMPLATE}/cookiecutter.json",
         f"{MODEL_TEMPLATE}/hooks/pre_gen_project.py",
+        f"{MODEL_TEMPLATE}/hooks/post_gen_project.py",
         f"{MODEL_TEMPLATE}/render_model.py",
         f"{MODEL_TEMPLATE}/template_extensions.py",
     }
-    | {f"{MODEL_TEMPLATE}/{{{{cookiecutter.model}}}}/{name}" for name in MODEL_FILES}
+    | {
+        f"{MODEL_TEMPLATE}/{{{{cookiecutter.model}}}}/{name}"
+        for name in MODEL_FILES | ONLINE_MODEL_FILES | BATCH_MODEL_FILES
+    }
 )
 
 
-def model_files(model: str) -> set[str]:
-    return {f"models/{model}/{name}" for name in MODEL_FILES}
+def deploys_online(deployment: str) -> bool:
+    return deployment in ("online", "both")
+
+
+def deploys_batch(deployment: str) -> bool:
+    return deployment in ("batch", "both")
+
+
+def model_files(model: str, deployment: str = DEFAULT_DEPLOYMENT) -> set[str]:
+    names = set(MODEL_FILES)
+    names |= ONLINE_MODEL_FILES if deploys_online(deployment) else set()
+    names |= BATCH_MODEL_FILES if deploys_batch(deployment) else set()
+    return {f"models/{model}/{name}" for name in names}
 
 
 SHARED_FILES = frozenset(
@@ -75,6 +103,7 @@ SHARED_FILES = frozenset(
     mlops/__init__.py
     mlops/__main__.py
     mlops/apply.py
+    mlops/batch.py
     mlops/cli.py
     mlops/deploy.py
     mlops/doctor.py
@@ -153,11 +182,9 @@ SHARED_FILES = frozenset(
     tests/test_apply.py
     tests/test_bench_score.py
     tests/test_console_script.py
-    tests/test_deploy.py
     tests/test_dry_run.py
     tests/test_errors.py
     tests/test_gate_and_metadata.py
-    tests/test_invoke.py
     tests/test_jobs.py
     tests/test_kinds.py
     tests/test_live_steps.py
@@ -174,8 +201,37 @@ SHARED_FILES = frozenset(
     tools/serve_local.py
     """.split()
 )
-COMMON_FILES = SHARED_FILES | MODEL_TEMPLATE_FILES | model_files("model1")
+ONLINE_FILES = frozenset({"tests/test_deploy.py", "tests/test_invoke.py"})
+BATCH_FILES = frozenset(
+    """
+    docs/batch-scoring.md
+    tools/batch_local.py
+    tests/test_batch.py
+    tests/azure_responses/batch-deployments/create-fails.json
+    tests/azure_responses/batch-deployments/create.json
+    tests/azure_responses/batch-deployments/list.json
+    tests/azure_responses/batch-endpoints/create.json
+    tests/azure_responses/batch-endpoints/get.json
+    tests/azure_responses/batch-endpoints/missing.json
+    tests/azure_responses/batch-endpoints/update.json
+    tests/azure_responses/batch-jobs/get.json
+    tests/azure_responses/batch-jobs/invoke.json
+    """.split()
+)
+# The CI/CD files that deploy, which a project that deploys nothing does not have.
+DEPLOYING_CI_FILES = frozenset(
+    {
+        ".github/workflows/deploy.yml",
+        ".github/workflows/rollout.yml",
+        ".azure-pipelines/templates/deploy-job.yml",
+    }
+)
 
 
-def expected_files(ci_provider: str | None) -> set[str]:
-    return set(COMMON_FILES | CI_FILES_BY_PROVIDER[ci_provider or TEMPLATE_CONTEXT["ci_provider"]])
+def expected_files(answers: dict) -> set[str]:
+    deployment = answers.get("deployment", DEFAULT_DEPLOYMENT)
+    files = set(SHARED_FILES | MODEL_TEMPLATE_FILES | model_files("model1", deployment))
+    files |= ONLINE_FILES if deploys_online(deployment) else set()
+    files |= BATCH_FILES if deploys_batch(deployment) else set()
+    files |= CI_FILES_BY_PROVIDER[answers.get("ci_provider", TEMPLATE_CONTEXT["ci_provider"])]
+    return files - DEPLOYING_CI_FILES if deployment == "none" else files

@@ -20,3 +20,4 @@ pre_gen = load_hook(REPO_ROOT, "pre_gen_project")
 post_gen = load_hook(REPO_ROOT, "post_gen_project")
 # The model sub-template's, which renders every models/<name>.
 model_pre_gen = load_hook(MODEL_TEMPLATE_DIR, "pre_gen_project")
+model_post_gen = load_hook(MODEL_TEMPLATE_DIR, "post_gen_project")

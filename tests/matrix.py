@@ -53,13 +53,28 @@ SUPPORTED = (
     Bake("defaults"),
     Bake("azure-devops", {"ci_provider": "azure-devops"}),
     Bake("both-providers", {"ci_provider": "both"}),
+    # A long name too: the batch endpoint names derived from it must fit in 32 characters.
+    Bake(
+        "batch-only",
+        {
+            "deployment": "batch",
+            "project_name": "Nightly scoring of customer churn risk for all regions",
+        },
+    ),
+    # Both providers: a project that deploys nothing has CI/CD that ends at registration.
+    Bake("no-deployment", {"deployment": "none", "ci_provider": "both"}),
     Bake("no-ci", {"ci_provider": "none"}),
     Bake("python-3.12", {"python_version": "3.12"}),
     # The generated project's whole suite runs once, here, with a second model added: names other
-    # than the defaults (the slug of this prose) catch a test that hard-codes them, and both
-    # providers' CI/CD is present. The other combinations change files the template's own tests
-    # check for every bake (specs, CI/CD, text), not what the project's suite tests.
-    Bake("hostile-prose", {**HOSTILE_PROSE, "ci_provider": "both"}, runs_project_tests=True),
+    # than the defaults (the slug of this prose) catch a test that hard-codes them; both providers'
+    # CI/CD and both deployment kinds (online and batch scoring) are present. The other
+    # combinations change files the template's own tests check for every bake (specs, CI/CD,
+    # text), not what the project's suite tests.
+    Bake(
+        "hostile-prose",
+        {**HOSTILE_PROSE, "ci_provider": "both", "deployment": "both"},
+        runs_project_tests=True,
+    ),
     Bake("yaml-lookalike-names", YAML_LOOKALIKE_NAMES),
     Bake(
         "long-name-gpu-region",
@@ -104,6 +119,7 @@ REJECTED = (
     ),
     Rejected("unsupported-python", {"python_version": "3.9"}, ("python_version",)),
     Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
+    Rejected("unknown-deployment", {"deployment": "serverless"}, ("deployment",)),
     Rejected(
         "several-problems-at-once",
         {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},

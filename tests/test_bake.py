@@ -36,7 +36,7 @@ def project_files(project: Path) -> set[str]:
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_bake_has_exactly_the_expected_files(bake, bake_case):
     project = bake(bake_case.id)
-    assert project_files(project) == expected_files(bake_case.answers.get("ci_provider"))
+    assert project_files(project) == expected_files(bake_case.answers)
 
 
 def without_known_text(text: str, answers: dict) -> str:
@@ -85,6 +85,7 @@ def test_the_model_template_is_copied_as_it_is_with_the_project_answers(baked_pr
         "python_version": answers["python_version"],
         "compute_name": answers["compute_name"],
         "max_nodes": answers["max_nodes"],
+        "deployment": answers["deployment"],
     }
     assert set(context) == set(MODEL_TEMPLATE_CONTEXT)
 

@@ -729,3 +729,53 @@ def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_
     }
     (call,) = make_calls(script_of(task), {})
     assert call == ["$MAKE_TARGET", "MODEL=$MODEL", "MODEL_REF=$MODEL_VERSION"]
+
+
+# --- the deployment answer ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def no_deployment_project(bake) -> Path:
+    (bake_case,) = [b for b in SUPPORTED if b.answers.get("deployment") == "none"]
+    assert bake_case.answers.get("ci_provider") == "both", "both providers' cut pipelines"
+    return bake(bake_case.id)
+
+
+def test_a_project_that_deploys_nothing_trains_and_registers_and_stops(no_deployment_project):
+    project = no_deployment_project
+    targets = {arg for call in ci_make_calls(project) for arg in call if "=" not in arg}
+    assert targets >= FLOW_TARGETS - {"deploy-staging", "deploy-production"}
+    assert not {t for t in targets if t.startswith(("deploy", "invoke"))}
+    assert set(workflows(project)) == {"ci.yml", "train.yml"}
+    train = load_workflow(project / ".github/workflows/train.yml")
+    assert set(train["jobs"]) == {"checks", "models", "train"}
+    (train_stage, _, _) = model_stage_ids("model1")
+    assert list(stages_of(project)) == ["CI", "Models", train_stage]
+
+
+def test_the_cut_pipelines_pass_their_schemas_and_zizmor(no_deployment_project):
+    project = no_deployment_project
+    checker = tool("check-jsonschema")
+    workflow_files = sorted((project / ".github/workflows").glob("*.yml"))
+    result = run_tool([checker, "--builtin-schema", "vendor.github-workflows", *workflow_files])
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = check_azure_pipelines_schema(*sorted((project / ".azure-pipelines").rglob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert zizmor_findings(project / ".github") == []
+
+
+def test_each_stage_deploys_every_kind_the_project_has(bake):
+    """CI/CD runs `make deploy-<stage>`; the Makefile makes it the online and/or batch rollout."""
+    expected = {
+        "defaults": {"deploy"},
+        "batch-only": {"deploy-batch"},
+        "hostile-prose": {"deploy", "deploy-batch"},
+    }
+    for bake_id, commands in expected.items():
+        project = bake(bake_id)
+        for stage in ("staging", "production"):
+            dry_run = run_tool(["make", "--dry-run", f"deploy-{stage}", "MODEL=model1"], project)
+            assert dry_run.returncode == 0, dry_run.stderr
+            called = set(MLOPS_CALL.findall(dry_run.stdout))
+            assert called - {"apply"} == commands, (bake_id, stage, dry_run.stdout)
+            assert ("apply" in called) == (stage == "production" and "deploy-batch" in commands)

@@ -20,6 +20,12 @@ from matrix import SUPPORTED
 
 CONDA_DIR = "models/model1/aml_config"
 CONDA_FILES = ("train-conda.yml", "inference-conda.yml")
+# Those of batch scoring: the batch deployment's and the nightly job's (mlops), checked in the
+# bake that deploys both kinds.
+BATCH_CONDA_FILES = ("batch-conda.yml", "mlops-conda.yml")
+BATCH_BAKE = next(b.id for b in SUPPORTED if b.answers.get("deployment") == "both")
+# Source-only packages the batch runtime needs: pure Python, built by pip in the image.
+SOURCE_ONLY = {"batch-conda.yml": ("fusepy",)}
 PYTHON_VERSIONS = pre_gen.SUPPORTED_PYTHON_VERSIONS
 BAKE_ID_BY_PYTHON: dict[str, str] = {}
 for bake_case in SUPPORTED:
@@ -76,17 +82,12 @@ def test_conda_python_is_the_answer(bake, python_version, conda_file):
     assert pythons == [f"python={python_version}"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("conda_file", CONDA_FILES)
-@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
-def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tmp_path):
-    """The pip list resolves against the registry for the image's Python and platform, with
-    wheels only (the image builds nothing), and resolves to exactly its pins."""
-    environment = conda_environment(bake(BAKE_ID_BY_PYTHON[python_version]), conda_file)
-    requirements = pip_requirements(environment)
-    pinned = pins(requirements, conda_file)  # fails on a line that is not pinned
+def resolved_pins(requirements: list[str], python_version: str, tmp_path, source_only=()):
+    """{name: version} the pip list resolves to for the image's Python and platform, with wheels
+    only (the image builds nothing) but for the ``source_only`` packages."""
     requirements_file = tmp_path / "requirements.txt"
     requirements_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    no_binary = [arg for name in source_only for arg in ("--no-binary", name)]
     resolved = run(
         [
             uv(),
@@ -97,6 +98,7 @@ def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tm
             "--no-annotate",
             "--only-binary",
             ":all:",
+            *no_binary,
             "--python-version",
             python_version,
             "--python-platform",
@@ -105,11 +107,45 @@ def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tm
         ],
         cwd=tmp_path,
     ).stdout
-    versions = dict(
+    return dict(
         (canonicalize_name(name), version)
         for name, _, version in (line.partition("==") for line in resolved.splitlines())
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conda_file", CONDA_FILES)
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+def test_conda_pip_list_resolves_as_a_whole(bake, python_version, conda_file, tmp_path):
+    """The pip list resolves, and to exactly its pins."""
+    environment = conda_environment(bake(BAKE_ID_BY_PYTHON[python_version]), conda_file)
+    requirements = pip_requirements(environment)
+    pinned = pins(requirements, conda_file)  # fails on a line that is not pinned
+    versions = resolved_pins(requirements, python_version, tmp_path)
     assert {name: versions.get(name) for name in pinned} == pinned
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("conda_file", BATCH_CONDA_FILES)
+def test_batch_conda_pip_lists_resolve_as_a_whole(bake, conda_file, tmp_path):
+    environment = conda_environment(bake(BATCH_BAKE), conda_file)
+    (python,) = [e for e in environment["dependencies"] if isinstance(e, str) and "python=" in e]
+    requirements = pip_requirements(environment)
+    pinned = pins(requirements, conda_file)
+    source_only = SOURCE_ONLY.get(conda_file, ())
+    versions = resolved_pins(requirements, python.partition("=")[2], tmp_path, source_only)
+    assert {name: versions.get(name) for name in pinned} == pinned
+
+
+def test_batch_conda_pins_agree_with_pyproject(bake):
+    project = bake(BATCH_BAKE)
+    local = pyproject_pins(project)
+    for conda_file in BATCH_CONDA_FILES:
+        listed = pins(pip_requirements(conda_environment(project, conda_file)), conda_file)
+        shared = {name: version for name, version in listed.items() if name in local}
+        assert shared == {name: local[name] for name in shared}, conda_file
+    mlops = pins(pip_requirements(conda_environment(project, "mlops-conda.yml")), "mlops")
+    assert {"azure-ai-ml", "azure-identity", "click"} <= set(mlops) <= set(local)
 
 
 def pyproject_pins(project: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from hook_modules import model_pre_gen, post_gen, pre_gen
+from hook_modules import model_post_gen, model_pre_gen, post_gen, pre_gen
 from local_extensions import shared
 from locations import DOCS_DIR
 from matrix import TEMPLATE_CONTEXT
@@ -34,6 +34,7 @@ ACCEPTED = {
     "online_endpoint_name": ["churn-abcde", "Abc", "a1-b2-c3", "e" * 32],
     "staging_endpoint_name": ["churn-stg-abcde", "stg"],
     "ci_provider": ["github-actions", "azure-devops", "both", "none"],
+    "deployment": ["online", "batch", "both", "none"],
 }
 
 REFUSED = {
@@ -65,6 +66,7 @@ REFUSED = {
     "online_endpoint_name": ["ab", "1churn", "churn--api", "churn-", "churn_api", "e" * 33],
     "staging_endpoint_name": ["-stg", "stg.churn"],
     "ci_provider": ["jenkins", "GitHub Actions", ""],
+    "deployment": ["serverless", "Online", "online,batch", ""],
 }
 
 
@@ -107,6 +109,7 @@ def rendered_defaults(**overrides):
         "online_endpoint_name": "customer-churn-abcde",
         "staging_endpoint_name": "customer-churn-stg-fghij",
         "ci_provider": "github-actions",
+        "deployment": "online",
     }
     return answers | overrides
 
@@ -223,3 +226,50 @@ def test_model_rule_accepts(name):
 )
 def test_model_rule_refuses_with_a_reason(name):
     assert model_pre_gen.check_model(name).startswith("must be ")
+
+
+@pytest.mark.parametrize("deployment", pre_gen.DEPLOYMENTS)
+def test_post_gen_removes_what_the_deployment_answer_did_not_select(tmp_path, deployment):
+    removed = set(post_gen.PATHS_REMOVED_BY_DEPLOYMENT[deployment])
+    every = {*post_gen.ONLINE_PATHS, *post_gen.BATCH_PATHS, *post_gen.DEPLOYING_CI_PATHS}
+    for relative in every:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("x", encoding="utf-8")
+    post_gen.remove_paths(tmp_path, post_gen.PATHS_REMOVED_BY_DEPLOYMENT[deployment])
+    assert {r for r in every if (tmp_path / r).exists()} == every - removed
+    assert ("tests/test_batch.py" in removed) == (deployment in ("online", "none"))
+    assert ("tests/test_deploy.py" in removed) == (deployment in ("batch", "none"))
+
+
+def test_a_project_that_deploys_nothing_ends_its_pipelines_before_deploying(tmp_path):
+    for relative, first_line in post_gen.DEPLOYING_TAILS.items():
+        path = tmp_path / relative
+        path.parent.mkdir(parents=True)
+        path.write_text(f"jobs:\n  train: {{}}\n\n{first_line}  rest\n", encoding="utf-8")
+    post_gen.cut_deploying_tails(tmp_path)
+    for relative in post_gen.DEPLOYING_TAILS:
+        assert (tmp_path / relative).read_text(encoding="utf-8") == "jobs:\n  train: {}\n"
+
+
+def test_cutting_a_pipeline_refuses_a_file_it_does_not_recognise(tmp_path):
+    relative = next(iter(post_gen.DEPLOYING_TAILS))
+    (tmp_path / relative).parent.mkdir(parents=True)
+    (tmp_path / relative).write_text("jobs: {}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="expected one"):
+        post_gen.cut_deploying_tails(tmp_path)
+
+
+@pytest.mark.parametrize("deployment", pre_gen.DEPLOYMENTS)
+def test_the_model_template_keeps_the_files_of_the_deployments_chosen(tmp_path, deployment):
+    kept = {
+        "online": set(model_post_gen.ONLINE_FILES),
+        "batch": set(model_post_gen.BATCH_FILES),
+        "both": set(model_post_gen.ONLINE_FILES) | set(model_post_gen.BATCH_FILES),
+        "none": set(),
+    }[deployment]
+    every = {*model_post_gen.ONLINE_FILES, *model_post_gen.BATCH_FILES, "train.py"}
+    for relative in every:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("x", encoding="utf-8")
+    model_post_gen.remove_files(tmp_path, model_post_gen.FILES_REMOVED_BY_DEPLOYMENT[deployment])
+    assert {r for r in every if (tmp_path / r).exists()} == kept | {"train.py"}

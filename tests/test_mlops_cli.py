@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,89 @@ def test_mlops_checks_names_by_the_same_rules_as_the_hooks(default_project):
         "experiment": pre_gen.EXPERIMENT_PATTERN,
         "model": model_pre_gen.MODEL_PATTERN,
     }
+
+
+def first_bake_deploying(deployment: str) -> str:
+    return next(b.id for b in SUPPORTED if b.answers.get("deployment", "online") == deployment)
+
+
+# The dry runs of each deployment kind, as make's deploy targets run them (production).
+DEPLOYMENT_DRY_RUNS = {
+    "online": [
+        (
+            "deploy",
+            "--endpoint",
+            "models/model1/deployment/endpoint.yml",
+            "--deployment",
+            "models/model1/deployment/deployment.yml",
+            "--model",
+            "m:1",
+            "--dry-run",
+        )
+    ],
+    "batch": [
+        (
+            "deploy-batch",
+            "--endpoint",
+            "models/model1/deployment/batch-endpoint.yml",
+            "--deployment",
+            "models/model1/deployment/batch-deployment.yml",
+            "--model",
+            "m:1",
+            "--smoke-input",
+            "sample-data",
+            "--dry-run",
+        ),
+        ("apply", "models/model1/deployment/batch-schedule.yml", "--dry-run"),
+    ],
+}
+DEPLOYMENT_KINDS = {"online": ["online"], "batch": ["batch"], "both": ["online", "batch"]}
+
+
+def model_names(project: Path) -> dict[str, str]:
+    lines = (project / "models/model1/model.mk").read_text(encoding="utf-8").splitlines()
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":=") for line in lines) if _}
+
+
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENT_KINDS))
+def test_deployment_dry_runs_carry_the_answers(baked_project, project_python, deployment):
+    project = baked_project(first_bake_deploying(deployment))
+    kinds = DEPLOYMENT_KINDS[deployment]
+    commands = [args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]]
+    results = dict(
+        zip(commands, mlops_commands(project.path, project_python, commands), strict=True)
+    )
+    names = model_names(project.path)
+    compute = f"/computes/{project.answers['compute_name']}"
+    for args, result in results.items():
+        assert result["exit_code"] == 0, (args, result)
+        document = json.loads(result["stdout"])
+        bodies = json.dumps([request["body"] for request in document["requests"]])
+        if args[0] == "deploy":
+            assert document["plan"]["endpoint"] == names["PRODUCTION_ENDPOINT"]
+        elif args[0] == "deploy-batch":
+            assert document["plan"]["endpoint"] == names["PRODUCTION_BATCH_ENDPOINT"]
+            assert compute in bodies
+        else:
+            (schedule,) = [
+                r for r in document["requests"] if r["resource"].startswith("schedules/")
+            ]
+            assert names["PRODUCTION_BATCH_ENDPOINT"] in bodies and compute in bodies
+            assert schedule["resource"].endswith(
+                f"{project.answers['project_slug']}-model1-nightly-scoring"
+            )
+
+
+def test_a_project_that_deploys_nothing_has_no_deployment_target(baked_project):
+    project = baked_project(first_bake_deploying("none")).path
+    for target in (
+        "deploy-staging",
+        "deploy-online-staging",
+        "deploy-batch-staging",
+        "invoke-batch",
+    ):
+        result = subprocess.run(
+            ["make", "--dry-run", target], cwd=project, capture_output=True, text=True, check=False
+        )
+        assert result.returncode != 0, target
+        assert "No rule to make target" in result.stderr

@@ -23,6 +23,11 @@ NAMES_BY_RULE = {
     "STAGING_ENDPOINT": pre_gen.check_staging_endpoint_name,
     "PRODUCTION_ENDPOINT": pre_gen.check_online_endpoint_name,
 }
+# Of a project that deploys in batch: a batch endpoint's name follows the online endpoints' rule.
+BATCH_NAMES_BY_RULE = {
+    "STAGING_BATCH_ENDPOINT": pre_gen.check_online_endpoint_name,
+    "PRODUCTION_BATCH_ENDPOINT": pre_gen.check_online_endpoint_name,
+}
 
 
 def model_settings(project: Path, model: str) -> dict[str, str]:
@@ -43,8 +48,9 @@ def test_the_second_model_has_every_model_file(two_model_project):
     project = two_model_project.path
     files = {p.relative_to(project).as_posix() for p in (project / "models").rglob("*")}
     models = {two_model_project.second_model, "model1"}
+    deployment = two_model_project.answers["deployment"]
     assert {f for f in files if Path(project, f).is_file()} == set().union(
-        *(model_files(model) for model in models)
+        *(model_files(model, deployment) for model in models)
     )
     assert len(MODEL_FILES) > 10
 
@@ -55,9 +61,11 @@ def test_the_second_model_has_names_of_its_own_that_azure_accepts(two_model_proj
     answers = two_model_project.answers
     assert first_settings["MODEL_NAME"] == answers["model_name"]
     assert first_settings["PRODUCTION_ENDPOINT"] == answers["online_endpoint_name"]
-    for name, rule in NAMES_BY_RULE.items():
+    for name, rule in (NAMES_BY_RULE | BATCH_NAMES_BY_RULE).items():
         assert rule(settings[name]) is None, f"{name}={settings[name]}"
         assert settings[name] != first_settings[name]
+    endpoints = [settings[name] for name in (*NAMES_BY_RULE, *BATCH_NAMES_BY_RULE)][1:]
+    assert len({name.lower() for name in endpoints}) == len(endpoints), endpoints
     slug = answers["project_slug"]
     assert settings["MODEL_NAME"] == f"{slug}-{second}"
     assert (
@@ -68,6 +76,11 @@ def test_the_second_model_has_names_of_its_own_that_azure_accepts(two_model_proj
     assert deployment["model"] == f"azureml:{settings['MODEL_NAME']}@latest"
     environment = spec(project, second, "aml_config/environment.yml")
     assert environment["name"] == f"{slug}-{second}-train-env"
+    batch_endpoint = spec(project, second, "deployment/batch-endpoint.yml")
+    assert batch_endpoint["name"] == settings["PRODUCTION_BATCH_ENDPOINT"]
+    batch_deployment = spec(project, second, "deployment/batch-deployment.yml")
+    assert batch_deployment["endpoint_name"] == settings["PRODUCTION_BATCH_ENDPOINT"]
+    assert batch_deployment["model"] == f"azureml:{settings['MODEL_NAME']}@latest"
     job = spec(project, second, "aml_config/train-amlcompute.yml")
     assert job["environment"] == f"azureml:{environment['name']}@latest"
     assert job["experiment_name"] == f"{slug}-{second}"
@@ -213,10 +226,16 @@ def test_azure_devops_compiles_stages_for_each_model(two_model_project, project_
     assert output.strip() == f"##vso[task.setvariable variable=list;isOutput=true],{second},"
 
 
+@pytest.mark.parametrize(
+    ("bake_id", "rules"),
+    [("long-name-gpu-region", NAMES_BY_RULE), ("batch-only", BATCH_NAMES_BY_RULE)],
+)
 def test_an_added_model_gets_endpoint_names_that_fit_in_a_long_named_project(
-    baked_project, project_python, tmp_path
+    baked_project, project_python, tmp_path, bake_id, rules
 ):
-    project = add_second_model(baked_project("long-name-gpu-region"), project_python, tmp_path)
+    baked = baked_project(bake_id)
+    assert len(baked.answers["project_slug"]) > 30, "a long name is the point"
+    project = add_second_model(baked, project_python, tmp_path)
     settings = model_settings(project.path, project.second_model)
     longest = "m" * 16
     run(
@@ -225,7 +244,7 @@ def test_an_added_model_gets_endpoint_names_that_fit_in_a_long_named_project(
         env=project_env(project_python),
     )
     for model_settings_of in (settings, model_settings(project.path, longest)):
-        for name, rule in NAMES_BY_RULE.items():
+        for name, rule in {"MODEL_NAME": pre_gen.check_model_name, **rules}.items():
             assert rule(model_settings_of[name]) is None, f"{name}={model_settings_of[name]}"
 
 

@@ -22,9 +22,14 @@ from azure.ai.ml import (
     load_online_endpoint,
     load_workspace,
 )
+from azure.ai.ml.entities._load_functions import (
+    load_batch_endpoint,
+    load_model_batch_deployment,
+    load_schedule,
+)
 
 from conftest import BakedProject, project_env, run
-from expected_files import MODEL_TEMPLATE
+from expected_files import DEFAULT_DEPLOYMENT, MODEL_TEMPLATE, deploys_batch, deploys_online
 from matrix import SUPPORTED
 
 SCHEMA_URL = re.compile(
@@ -43,6 +48,10 @@ LOADERS_BY_KIND: dict[str, Callable] = {
     "commandComponent": load_component,
     "managedOnlineEndpoint": load_online_endpoint,
     "managedOnlineDeployment": load_online_deployment,
+    "batchEndpoint": load_batch_endpoint,
+    "modelBatchDeployment": load_model_batch_deployment,
+    "schedule": load_schedule,
+    "pipelineJob": load_job,
 }
 
 # Folders that hold Azure ML YAML: each YAML file there is a spec, except the conda files.
@@ -323,6 +332,64 @@ def check_online_deployment(deployment, spec: Path, project: BakedProject) -> No
     assert deployment.readiness_probe.failure_threshold > 0
 
 
+def model_settings(project: BakedProject) -> dict[str, str]:
+    """The names models/model1/model.mk gives the model (its endpoint names are derived there)."""
+    lines = (project.path / MODEL_DIR / "model.mk").read_text(encoding="utf-8").splitlines()
+    pairs = [line.partition(":=") for line in lines if ":=" in line and not line.startswith("#")]
+    return {name.strip(): value.strip() for name, _, value in pairs}
+
+
+def check_batch_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
+    assert endpoint.name == model_settings(project)["PRODUCTION_BATCH_ENDPOINT"]
+    assert endpoint.auth_mode == "aad_token"
+    assert project.answers["project_name"] in endpoint.description
+    assert endpoint.tags == {"project": project.answers["project_slug"], "model": MODEL}
+
+
+def check_batch_deployment(deployment, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert deployment.name == "blue"
+    assert deployment.endpoint_name == model_settings(project)["PRODUCTION_BATCH_ENDPOINT"]
+    assert registered(deployment.model, spec, "model") == f"{answers['model_name']}@latest"
+    code = resolved(spec, deployment.code_configuration.code)
+    assert code == project.path / MODEL_DIR
+    assert deployment.code_configuration.scoring_script == "batch_score.py"
+    assert (code / "batch_score.py").is_file()
+    assert deployment.environment.image == TRAINING_IMAGE
+    assert deployment.environment.conda_file == conda_file(project, "batch-conda.yml")
+    assert registered(deployment.compute, spec, "compute") == answers["compute_name"]
+    settings = deployment.settings
+    assert (settings.output_action, settings.output_file_name) == ("append_row", "predictions.csv")
+    assert settings.mini_batch_size >= 1 and settings.max_concurrency_per_instance >= 1
+    assert settings.retry_settings.max_retries >= 1 and settings.retry_settings.timeout > 0
+    assert settings.error_threshold == 0
+    assert settings.logging_level == "info"
+
+
+def check_batch_schedule(schedule, spec: Path, project: BakedProject) -> None:
+    assert str(schedule.trigger.type.value).lower() == "cron"
+    assert schedule.trigger.expression == "0 2 * * *"
+    job = schedule.create_job
+    assert job.type == "pipeline"
+    assert job.settings.force_rerun is True
+    (step,) = job.jobs.values()
+    assert f"--endpoint {model_settings(project)['PRODUCTION_BATCH_ENDPOINT']}" in step.command
+    assert "mlops invoke-batch" in step.command
+    assert resolved(spec, step.component.code) == project.path
+
+
+def check_nightly_batch_job(job, spec: Path, project: BakedProject) -> None:
+    assert job.type == "pipeline"
+    assert job.experiment_name == project.answers["experiment_name"]
+    assert job.inputs["scoring_data"]._data == (
+        f"azureml:{project.answers['project_slug']}-sample-data@latest"
+    )
+    assert (
+        str(job.settings.default_compute).removeprefix("azureml:")
+        == (project.answers["compute_name"])
+    )
+
+
 CHECKS_BY_SPEC: dict[str, Callable] = {
     "aml/workspace.yml": check_workspace,
     "aml/compute.yml": check_compute,
@@ -335,7 +402,25 @@ CHECKS_BY_SPEC: dict[str, Callable] = {
     **{f"{MODEL_DIR}/components/{step}.yml": check_component for step in PIPELINE_STEPS},
     f"{MODEL_DIR}/deployment/endpoint.yml": check_online_endpoint,
     f"{MODEL_DIR}/deployment/deployment.yml": check_online_deployment,
+    f"{MODEL_DIR}/deployment/batch-endpoint.yml": check_batch_endpoint,
+    f"{MODEL_DIR}/deployment/batch-deployment.yml": check_batch_deployment,
+    f"{MODEL_DIR}/deployment/batch-schedule.yml": check_batch_schedule,
+    f"{MODEL_DIR}/deployment/nightly-batch-job.yml": check_nightly_batch_job,
 }
+ONLINE_SPECS = {f"{MODEL_DIR}/deployment/endpoint.yml", f"{MODEL_DIR}/deployment/deployment.yml"}
+BATCH_SPECS = {
+    f"{MODEL_DIR}/deployment/{name}"
+    for name in ("batch-endpoint.yml", "batch-deployment.yml", "batch-schedule.yml")
+} | {f"{MODEL_DIR}/deployment/nightly-batch-job.yml"}
+
+
+def specs_of(project: BakedProject) -> set[str]:
+    """The specs CHECKS_BY_SPEC has for the bake: those of the deployment kinds it selects."""
+    deployment = project.answers.get("deployment", DEFAULT_DEPLOYMENT)
+    unselected = (set() if deploys_online(deployment) else ONLINE_SPECS) | (
+        set() if deploys_batch(deployment) else BATCH_SPECS
+    )
+    return set(CHECKS_BY_SPEC) - unselected
 
 
 def test_every_azure_ml_spec_is_known_and_starts_with_its_schema(baked):
@@ -345,24 +430,26 @@ def test_every_azure_ml_spec_is_known_and_starts_with_its_schema(baked):
             is_conda_file = isinstance(document, dict) and "dependencies" in document
             assert is_conda_file or schema_kind(path), f"{relative(path, baked.path)}: no $schema"
     specs = {relative(path, baked.path) for path in yaml_files(baked.path) if schema_kind(path)}
-    assert specs == set(CHECKS_BY_SPEC), "each spec needs its checks in CHECKS_BY_SPEC"
+    assert specs == specs_of(baked), "each spec needs its checks in CHECKS_BY_SPEC"
 
 
 @pytest.mark.parametrize("spec", sorted(CHECKS_BY_SPEC))
 def test_spec_loads_and_carries_the_answers(baked, spec):
+    if spec not in specs_of(baked):
+        pytest.skip("a spec of a deployment kind this bake does not select")
     path = baked.path / spec
     entity = load_spec(path, baked.path)
     CHECKS_BY_SPEC[spec](entity, path, baked)
 
 
 def test_schema_of_an_unknown_kind_is_refused(tmp_path):
-    spec = tmp_path / "batch-endpoint.yml"
+    spec = tmp_path / "registry.yml"
     spec.write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/batchEndpoint.schema.json\n"
-        "name: churn-batch\n",
+        "$schema: https://azuremlschemas.azureedge.net/latest/registry.schema.json\n"
+        "name: churn-registry\n",
         encoding="utf-8",
     )
-    with pytest.raises(pytest.fail.Exception, match="'batchEndpoint' has no loader"):
+    with pytest.raises(pytest.fail.Exception, match="'registry' has no loader"):
         load_spec(spec, tmp_path)
 
 

@@ -129,16 +129,21 @@ def apply_asset(client: Any, asset: Asset) -> dict[str, Any]:
 
 
 def keep_live_traffic(endpoints: Any, endpoint: Any) -> None:
-    """Updating an endpoint from a spec without traffic must not take live traffic away."""
+    """Updating an endpoint from a spec without traffic must not take live traffic away: an online
+    endpoint's traffic shares, a batch endpoint's default deployment."""
     from azure.core.exceptions import ResourceNotFoundError
 
-    if endpoint.traffic:
+    is_batch = hasattr(endpoint, "defaults")
+    if endpoint.defaults if is_batch else endpoint.traffic:
         return
     try:
         current = endpoints.get(name=endpoint.name)
     except ResourceNotFoundError:
         return
-    endpoint.traffic = {name: share for name, share in (current.traffic or {}).items() if share}
+    if is_batch:
+        endpoint.defaults = current.defaults
+    else:
+        endpoint.traffic = {name: share for name, share in (current.traffic or {}).items() if share}
 
 
 def result(asset: Asset, outcome: str, version: str | None) -> dict[str, Any]:

@@ -272,6 +272,93 @@ def deploy(
         emit_json(rollout.deploy(client(), target, steps, step_wait, stage))
 
 
+@main.command(name="deploy-batch")
+@click.option("--endpoint", "endpoint_spec", required=True, type=EXISTING_FILE)
+@click.option("--deployment", "deployment_spec", required=True, type=EXISTING_FILE)
+@click.option("--model", metavar="NAME:VERSION", help="Model version to deploy.")
+@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register.")
+@click.option("--endpoint-name", metavar="NAME", help="Deploy to this endpoint instead.")
+@click.option(
+    "--smoke-input",
+    required=True,
+    metavar="FOLDER|azureml:NAME@latest",
+    help="What the smoke job scores: a local folder (uploaded) or a data asset.",
+)
+@click.option("--stage", metavar="STAGE", help="Tag the model version stage=STAGE when done.")
+@click.option(
+    "--current-default",
+    metavar="NAME",
+    help="Dry run: assume the endpoint exists with this default.",
+)
+@DRY_RUN
+def deploy_batch(
+    endpoint_spec: Path,
+    deployment_spec: Path,
+    model: str | None,
+    model_metadata: Path | None,
+    endpoint_name: str | None,
+    smoke_input: str,
+    stage: str | None,
+    current_default: str | None,
+    dry_run: bool,
+) -> None:
+    """A model version on a batch endpoint: the new deployment becomes the default only after a
+    smoke job on it Completed; otherwise the default stays and the command fails (exit 1)."""
+    from mlops import batch
+    from mlops.deploy import model_to_deploy
+
+    target = batch.load_target(
+        endpoint_spec,
+        deployment_spec,
+        endpoint_name,
+        model_to_deploy(model, model_metadata),
+        smoke_input,
+    )
+    if dry_run:
+        emit_json(batch.dry_run_batch(target, current_default))
+    else:
+        if current_default is not None:
+            raise click.UsageError("--current-default only applies to --dry-run")
+        emit_json(batch.deploy_batch(client(), target, stage))
+
+
+@main.command(name="invoke-batch")
+@click.option("--endpoint", required=True, metavar="NAME", help="Batch endpoint name.")
+@click.option(
+    "--input",
+    "input_text",
+    required=True,
+    metavar="FOLDER|FILE|azureml:NAME@latest",
+    help="What to score: a local folder or file (uploaded) or a data asset.",
+)
+@click.option("--deployment", metavar="NAME", help="Use this deployment instead of the default.")
+@click.option("--wait", is_flag=True, help="Wait until the job ends; fail unless it Completed.")
+@click.option(
+    "--download",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="FOLDER",
+    help="With --wait: download the job's predictions file into FOLDER.",
+)
+@DRY_RUN
+def invoke_batch(
+    endpoint: str,
+    input_text: str,
+    deployment: str | None,
+    wait: bool,
+    download: Path | None,
+    dry_run: bool,
+) -> None:
+    """Start a batch scoring job on a batch endpoint."""
+    from mlops import batch
+
+    batch.check_invoke_options(endpoint, deployment, wait, download)
+    batch.check_batch_input("--input", input_text)
+    if dry_run:
+        emit_json(batch.dry_run_invoke(endpoint, deployment, input_text))
+    else:
+        emit_json(batch.invoke_batch(client(), endpoint, deployment, input_text, wait, download))
+
+
 @main.command()
 @click.option("--endpoint", required=True, metavar="NAME", help="Online endpoint name.")
 @click.option("--request", required=True, type=EXISTING_FILE, help="JSON request file.")

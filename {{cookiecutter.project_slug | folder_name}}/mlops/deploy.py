@@ -189,18 +189,21 @@ class AzureRollout:
             )
 
     def tag_stage(self, stage: str) -> None:
-        """Tag the deployed model version stage=<stage>, and take the tag off the version before."""
-        models = self.client.models
-        model = self.target.model
-        for version in models.list(name=model.name):
-            tags = version.tags or {}
-            if tags.get(STAGE_TAG) == stage and str(version.version) != model.version:
-                version.tags = {k: v for k, v in tags.items() if k != STAGE_TAG}
-                models.create_or_update(version)
-        current = models.get(name=model.name, version=model.version)
-        current.tags = {**(current.tags or {}), STAGE_TAG: stage}
-        models.create_or_update(current)
-        say(f"model {model.reference} tagged {STAGE_TAG}={stage}")
+        tag_model_stage(self.client, self.target.model, stage)
+
+
+def tag_model_stage(client: Any, model: ModelMetadata, stage: str) -> None:
+    """Tag the deployed model version stage=<stage>, and take the tag off the version before."""
+    models = client.models
+    for version in models.list(name=model.name):
+        tags = version.tags or {}
+        if tags.get(STAGE_TAG) == stage and str(version.version) != model.version:
+            version.tags = {k: v for k, v in tags.items() if k != STAGE_TAG}
+            models.create_or_update(version)
+    current = models.get(name=model.name, version=model.version)
+    current.tags = {**(current.tags or {}), STAGE_TAG: stage}
+    models.create_or_update(current)
+    say(f"model {model.reference} tagged {STAGE_TAG}={stage}")
 
 
 def deploy(

@@ -114,6 +114,8 @@ KINDS = (
         applied=True,
         request_builder="batch_endpoint_requests",
         named_fields=ENDPOINT_NAMES,
+        # Its live traffic is its default deployment, which mlops deploy-batch sets.
+        keeps_live_traffic=True,
     ),
     Kind(
         name="batch_deployment",
@@ -125,7 +127,7 @@ KINDS = (
             "pipelineComponentBatchDeployment": "load_pipeline_component_batch_deployment",
         },
         operations="batch_deployments",
-        applied=True,
+        command="deploy-batch",
         request_builder="batch_deployment_requests",
         named_fields=DEPLOYMENT_NAMES,
     ),
@@ -187,7 +189,10 @@ KINDS = (
         name="schedule",
         title="schedule",
         schemas={"schedule": "load_schedule"},
-        hint="mlops does not create schedules yet: `az ml schedule create --file` does",
+        operations="schedules",
+        applied=True,
+        request_builder="schedule_requests",
+        named_fields={"name": "asset"},
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

@@ -31,6 +31,7 @@ RESOLVED_WHEN_SENT = "<{label} version, resolved when sent>"
 ASSET_PREFIX = "azureml:"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 SCORING_URI = "https://{endpoint}.<workspace location>.inference.ml.azure.com/score"
+BATCH_JOBS_URI = "https://{endpoint}.<workspace location>.inference.ml.azure.com/jobs"
 ENDPOINT_CREDENTIALS = {
     "key": ("POST", "listKeys", "read the endpoint key"),
     "aml_token": ("POST", "token", "get an endpoint token"),
@@ -273,6 +274,55 @@ def batch_endpoint_requests(endpoint: Any) -> list[Request]:
     ]
 
 
+def batch_job_body(job_input: Any) -> dict[str, Any]:
+    """The body azure-ai-ml posts to a batch endpoint to start a job on ``job_input``."""
+    from azure.ai.ml._schema._deployment.batch.batch_job import BatchJobSchema
+    from azure.ai.ml.constants._common import BASE_PATH_CONTEXT_KEY, PARAMS_OVERRIDE_KEY
+    from azure.ai.ml.constants._endpoint import EndpointYamlFields
+
+    kind = "UriFolder" if job_input.type == "uri_folder" else "UriFile"
+    context = {
+        BASE_PATH_CONTEXT_KEY: Path("."),
+        PARAMS_OVERRIDE_KEY: [{EndpointYamlFields.BATCH_JOB_INPUT_DATA: {kind: job_input}}],
+    }
+    return {"properties": BatchJobSchema(context=context).load(data={})}
+
+
+def batch_job_requests(
+    endpoint: str, deployment: str | None, input_text: str, description: str
+) -> list[Request]:
+    """A batch scoring job as azure-ai-ml starts it: the deployment checked, the input resolved
+    (a data asset's version, a local folder uploaded), the endpoint's URI, then the POST."""
+    from mlops.batch import batch_input, is_data_asset
+
+    resource = f"batchEndpoints/{endpoint}"
+    requests = []
+    if deployment:
+        requests.append(
+            Request("GET", f"{resource}/deployments", f"check that {endpoint} has {deployment}")
+        )
+    job_input = batch_input(input_text)
+    local = None if is_data_asset(input_text) else Path(job_input.path)
+    if local is None:
+        reference = input_text.removeprefix(ASSET_PREFIX)
+        job_input.path = asset_id("data", reference)
+        name = reference.partition("@")[0].partition(":")[0]
+        requests.append(Request("GET", f"data/{name}", f"resolve the data asset {reference}"))
+    requests.append(Request("GET", resource, f"read the scoring URI of {endpoint}"))
+    headers = {
+        "Content-Type": "application/json",
+        "Authorization": "Bearer <Microsoft Entra token>",
+    }
+    if deployment:
+        headers[DEPLOYMENT_HEADER] = deployment
+    body = batch_job_body(job_input)
+    job = Request("POST", BATCH_JOBS_URI.format(endpoint=endpoint), description, body, headers)
+    if local is not None:
+        kind = next(iter(body["properties"]["inputData"]))
+        mark_upload(job, ["properties", "inputData", kind, "uri"], local)
+    return [*requests, job]
+
+
 def deployment_requests(deployment: Any, collection: str) -> list[Request]:
     request = Request(
         method="PUT",
@@ -345,6 +395,43 @@ def resolve_job_inputs(request: Request, base: Path) -> None:
             mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
         elif is_reference(uri):
             job_input["uri"] = asset_id("data", uri)
+
+
+ANONYMOUS_COMPONENT = "<anonymous component of step {step}, registered when sent>"
+
+
+def schedule_requests(schedule: Any) -> list[Request]:
+    """A job schedule: what its pipeline job's steps need first (each inline step's environment and
+    code, registered as an anonymous component), then the PUT of the schedule."""
+    requests: list[Request] = []
+    request = Request(
+        method="PUT",
+        resource=f"schedules/{schedule.name}",
+        description=f"create or update schedule {schedule.name}",
+        body=rest_body(schedule._to_rest_object()),
+    )
+    definition = request.body["properties"]["action"]["jobDefinition"]
+    for name, step in (getattr(schedule.create_job, "jobs", None) or {}).items():
+        component = getattr(step, "component", None)
+        if component is None or isinstance(component, str):
+            continue
+        step_body = definition["jobs"][name]
+        requests.extend(inline_environment(component, {}))
+        registration = Request(
+            method="PUT",
+            resource=f"components/{component.name}/versions/{NEXT_VERSION}",
+            description=f"register step {name} as an anonymous component",
+            body=rest_body(component._to_rest_object()),
+        )
+        if is_local_path(component.code):
+            local = Path(component.base_path) / component.code
+            mark_upload(registration, ["properties", "componentSpec", "code"], local)
+        requests.append(registration)
+        step_body["componentId"] = ANONYMOUS_COMPONENT.format(step=name)
+    settings = definition.get("settings") or {}
+    if is_reference(settings.get("default_compute")):
+        settings["default_compute"] = compute_id(settings["default_compute"])
+    return [*requests, request]
 
 
 def requests_for(kind: Kind, entity: Any) -> list[Request]:

@@ -143,22 +143,37 @@ settings:
 """
 
 
-def test_apply_batch_endpoint_and_deployment(mlops, dry_run, project, paths):
+def test_apply_batch_endpoint_and_deploy_batch_for_its_deployment(mlops, dry_run, project, paths):
     folder = paths.deployment.parent
     endpoint_spec, deployment_spec = folder / "batch-endpoint.yml", folder / "batch-deployment.yml"
     endpoint_spec.write_text(BATCH_ENDPOINT, encoding="utf-8")
     deployment_spec.write_text(BATCH_DEPLOYMENT, encoding="utf-8")
     assert mlops("validate").exit_code == 0
 
-    document = dry_run("apply", deployment_spec, endpoint_spec)
+    (endpoint,) = dry_run("apply", endpoint_spec)["requests"]
+    refused = mlops("apply", deployment_spec, "--dry-run")
+    document = dry_run(
+        "deploy-batch",
+        "--endpoint",
+        endpoint_spec,
+        "--deployment",
+        deployment_spec,
+        "--model",
+        "customer-churn-model:3",
+        "--smoke-input",
+        "sample-data",
+        "--current-default",
+        "blue",
+    )
 
-    endpoint, environment, deployment = document["requests"]
     assert (endpoint["method"], endpoint["resource"]) == ("PUT", "batchEndpoints/churn-batch-x1")
     assert endpoint["body"]["location"] == "<workspace location>"
     assert endpoint["body"]["properties"]["authMode"] == "aadToken"
     assert endpoint["body"]["properties"]["description"] == "Scores files of customers in bulk"
+    assert refused.exit_code == 2 and "use `mlops deploy-batch`" in refused.stderr
+    environment, deployment = document["requests"][:2]
     assert environment["resource"].startswith("environments/CliV2AnonymousEnvironment/versions/")
-    assert deployment["resource"] == "batchEndpoints/churn-batch-x1/deployments/nightly"
+    assert deployment["resource"] == "batchEndpoints/churn-batch-x1/deployments/green"
     properties = deployment["body"]["properties"]
     assert properties["environmentId"] == f"{WORKSPACE}/{environment['resource']}"
     assert properties["model"] == {

@@ -40,7 +40,7 @@ def test_each_schema_names_one_kind():
 def test_apply_creates_what_others_refer_to_first():
     order = [kind.name for kind in APPLIED]
 
-    assert order.index("compute") < order.index("batch_deployment")
-    assert order.index("environment") < order.index("batch_deployment")
-    assert order.index("model") < order.index("batch_deployment")
-    assert order.index("batch_endpoint") < order.index("batch_deployment")
+    assert order.index("compute") < order.index("online_endpoint")
+    assert order.index("environment") < order.index("schedule")
+    assert order.index("data") < order.index("schedule")
+    assert order.index("batch_endpoint") < order.index("schedule")

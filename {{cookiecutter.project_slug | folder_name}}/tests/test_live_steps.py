@@ -8,9 +8,15 @@ import pytest
 from mlops.apply import fingerprint
 from tests import azure_flows as flows
 from tests.azure_flows import JOB
+from tests.conftest import PROJECT_ROOT
 from tests.live import steps
 
 ENDPOINT = "churn-stg-x1"
+# The live flow deploys online.
+pytestmark = pytest.mark.skipif(
+    not (PROJECT_ROOT / steps.ENDPOINT_SPEC).is_file(),
+    reason=f"{steps.ENDPOINT_SPEC} is not in this project: it deploys no online endpoint",
+)
 
 
 @pytest.fixture

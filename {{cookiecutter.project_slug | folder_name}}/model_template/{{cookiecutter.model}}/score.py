@@ -222,16 +222,25 @@ def publish_swagger(document: dict) -> None:
         partial.unlink(missing_ok=True)
 
 
-def init() -> None:
-    global session, field_kinds
+def model_dir_from_environment() -> Path:
     model_dir = os.environ.get("AZUREML_MODEL_DIR")
     if not model_dir:
         raise RuntimeError("AZUREML_MODEL_DIR is not set: it must name the model folder")
-    model_file = find_model_file(Path(model_dir))
+    return Path(model_dir)
+
+
+def load_model(model_dir: Path) -> None:
+    """Load model.onnx from ``model_dir`` and read the fields it expects (batch_score.py too)."""
+    global session, field_kinds
+    model_file = find_model_file(model_dir)
     session = load_session(model_file)
     field_kinds = expected_fields(session)
-    publish_swagger(swagger(field_kinds))
     logger.info("Loaded %s expecting fields %s", model_file, ", ".join(field_kinds))
+
+
+def init() -> None:
+    load_model(model_dir_from_environment())
+    publish_swagger(swagger(field_kinds))
 
 
 def json_type(value: object) -> str:
@@ -258,8 +267,14 @@ def preview(value: object) -> str:
     return f"{json_type(value)} {shown}"
 
 
-def check_field(row: dict, index: int, field: str, kind: str) -> None:
-    where = f"data[{index}].{field}"
+def check_row(row: dict, where: str = "") -> None:
+    """The one definition of a row the model can score, for score.py and batch_score.py: every
+    field of ``field_kinds``, of its kind. BadRequest names the field after ``where``."""
+    for field, kind in field_kinds.items():
+        check_field(row, f"{where}{field}", field, kind)
+
+
+def check_field(row: dict, where: str, field: str, kind: str) -> None:
     if field not in row:
         raise BadRequest(f"{where} is missing")
     value = row[field]
@@ -316,8 +331,7 @@ def parse_rows(body: bytes) -> list[dict]:
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             raise BadRequest(f"data[{index}] must be an object of fields, got {json_type(row)}")
-        for field, kind in field_kinds.items():
-            check_field(row, index, field, kind)
+        check_row(row, f"data[{index}].")
     return rows
 
 

@@ -103,6 +103,12 @@ def trained_model_dir(train_module, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def load_code():
+    """load_code(path) -> the Python file at ``path``, imported under a name of this model's own."""
+    return load_module
+
+
+@pytest.fixture(scope="session")
 def serve_local() -> ModuleType:
     return load_module(PROJECT_ROOT / "tools" / "serve_local.py")
 
