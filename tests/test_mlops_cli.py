@@ -124,7 +124,8 @@ def first_bake_deploying(deployment: str) -> str:
     return next(b.id for b in SUPPORTED if b.answers.get("deployment", "online") == deployment)
 
 
-# The dry runs of each deployment kind, as make's deploy targets run them (production).
+# The dry runs of each deployment kind, as make's deploy targets run them (production), with a
+# version of the model's registered name ({MODEL_NAME}, from its model.mk).
 DEPLOYMENT_DRY_RUNS = {
     "online": [
         (
@@ -134,7 +135,7 @@ DEPLOYMENT_DRY_RUNS = {
             "--deployment",
             "models/model1/deployment/deployment.yml",
             "--model",
-            "m:1",
+            "{MODEL_NAME}:1",
             "--dry-run",
         )
     ],
@@ -146,7 +147,7 @@ DEPLOYMENT_DRY_RUNS = {
             "--deployment",
             "models/model1/deployment/batch-deployment.yml",
             "--model",
-            "m:1",
+            "{MODEL_NAME}:1",
             "--smoke-input",
             "sample-data",
             "--dry-run",
@@ -166,11 +167,15 @@ def model_names(project: Path) -> dict[str, str]:
 def test_deployment_dry_runs_carry_the_answers(baked_project, project_python, deployment):
     project = baked_project(first_bake_deploying(deployment))
     kinds = DEPLOYMENT_KINDS[deployment]
-    commands = [args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]]
+    names = model_names(project.path)
+    commands = [
+        tuple(arg.format(**names) for arg in args)
+        for kind in kinds
+        for args in DEPLOYMENT_DRY_RUNS[kind]
+    ]
     results = dict(
         zip(commands, mlops_commands(project.path, project_python, commands), strict=True)
     )
-    names = model_names(project.path)
     compute = f"/computes/{project.answers['compute_name']}"
     for args, result in results.items():
         assert result["exit_code"] == 0, (args, result)

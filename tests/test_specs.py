@@ -51,7 +51,6 @@ LOADERS_BY_KIND: dict[str, Callable] = {
     "batchEndpoint": load_batch_endpoint,
     "modelBatchDeployment": load_model_batch_deployment,
     "schedule": load_schedule,
-    "pipelineJob": load_job,
 }
 
 # Folders that hold Azure ML YAML: each YAML file there is a spec, except the conda files.
