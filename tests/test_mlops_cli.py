@@ -9,19 +9,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from conftest import project_env, run
 from hook_modules import model_pre_gen, pre_gen
-from matrix import SUPPORTED
+from locations import TEMPLATE_DIR
+from matrix import SUPPORTED, SUPPORTED_BY_ID
 
-# Runs several mlops commands in one interpreter of the project's environment (azure-ai-ml takes
-# seconds to import), each through click as the console script runs it.
+# Runs mlops commands in the project environment, each in its project folder, through click as the
+# console script runs it: all of them in one interpreter, since azure-ai-ml takes seconds to import.
+# The mlops of the first project runs them all, which is every bake's own: mlops/ is the same in
+# every bake (test_every_bake_has_the_templates_mlops).
 COMMANDS_DRIVER = """
-import json, sys
+import json, os, sys
 from click.testing import CliRunner
 from mlops.cli import main
 results = []
-for args in json.loads(sys.argv[1]):
+for folder, args in json.loads(sys.argv[1]):
+    os.chdir(folder)
     run = CliRunner().invoke(main, args)
     results.append({"exit_code": run.exit_code, "stdout": run.stdout, "stderr": run.stderr})
 print(json.dumps(results))
@@ -33,35 +38,80 @@ DRY_RUNS = (
 )
 
 
-def mlops_commands(project: Path, project_python: Path, commands) -> list[dict]:
+def mlops_commands(runs: list[tuple[Path, tuple[str, ...]]], project_python: Path) -> list[dict]:
+    """The result of each (project folder, mlops arguments)."""
+    first_project = runs[0][0]
     result = run(
-        [project_python, "-c", COMMANDS_DRIVER, json.dumps([list(args) for args in commands])],
-        cwd=project,
+        [
+            project_python,
+            "-c",
+            COMMANDS_DRIVER,
+            json.dumps([[str(folder), list(args)] for folder, args in runs]),
+        ],
+        cwd=first_project,
         env=project_env(project_python),
     )
     return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
-def offline_commands(baked_project, project_python):
-    """bake id -> (answers, the results of DRY_RUNS in that bake), each bake's run once."""
-    results = {}
+def commands_of(bake_id: str, names: dict[str, str]) -> list[tuple[str, ...]]:
+    """The commands run in a bake: DRY_RUNS, and those of its deployment kinds."""
+    deployment = SUPPORTED_BY_ID[bake_id].answers.get("deployment", "online")
+    kinds = DEPLOYMENT_KINDS.get(deployment, [])
+    deployments = [
+        tuple(arg.format(**names) for arg in args)
+        for kind in kinds
+        for args in DEPLOYMENT_DRY_RUNS[kind]
+    ]
+    return [*DRY_RUNS, *deployments]
 
-    def of(bake_id: str):
-        if bake_id not in results:
-            project = baked_project(bake_id)
-            results[bake_id] = (
-                project.answers,
-                mlops_commands(project.path, project_python, DRY_RUNS),
-            )
-        return results[bake_id]
 
-    return of
+@pytest.fixture(scope="session")
+def offline_commands(baked_project, project_python, tmp_path_factory, worker_id):
+    """bake id -> {"answers", "names" (of models/model1/model.mk), "results" (command -> result)}:
+    every command of every bake run once per test session, by the first worker that asks, and
+    read by the others."""
+    shared = tmp_path_factory.getbasetemp()
+    cache = (shared.parent if worker_id != "master" else shared) / "offline-mlops-commands.json"
+    with FileLock(str(cache) + ".lock"):
+        if not cache.exists():
+            cache.write_text(json.dumps(run_offline_commands(baked_project, project_python)))
+    return json.loads(cache.read_text(encoding="utf-8"))
+
+
+def run_offline_commands(baked_project, project_python) -> dict:
+    bakes = {}
+    runs = []
+    for bake_case in SUPPORTED:
+        project = baked_project(bake_case.id)
+        names = model_names(project.path)
+        commands = commands_of(bake_case.id, names)
+        bakes[bake_case.id] = {"answers": project.answers, "names": names, "commands": commands}
+        runs.extend((project.path, command) for command in commands)
+    results = iter(mlops_commands(runs, project_python))
+    for bake in bakes.values():
+        bake["results"] = {" ".join(command): next(results) for command in bake.pop("commands")}
+    return bakes
+
+
+def results_of(offline_commands, bake_id: str) -> tuple[dict, list[dict]]:
+    """(answers, the results of DRY_RUNS) in a bake."""
+    bake = offline_commands[bake_id]
+    return bake["answers"], [bake["results"][" ".join(command)] for command in DRY_RUNS]
+
+
+def test_every_bake_has_the_templates_mlops(bake):
+    template = sorted((TEMPLATE_DIR / "mlops").glob("*.py"))
+    for bake_case in SUPPORTED:
+        project = bake(bake_case.id)
+        for module in template:
+            assert (project / "mlops" / module.name).read_bytes() == module.read_bytes()
+        assert len(list((project / "mlops").glob("*.py"))) == len(template)
 
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_validate_passes_on_a_fresh_bake(offline_commands, bake_case):
-    _, (validated, *_) = offline_commands(bake_case.id)
+    _, (validated, *_) = results_of(offline_commands, bake_case.id)
 
     assert validated["exit_code"] == 0, validated
     assert validated["stdout"] == ""
@@ -70,7 +120,7 @@ def test_validate_passes_on_a_fresh_bake(offline_commands, bake_case):
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_dry_runs_carry_the_answers(offline_commands, bake_case):
-    answers, (_, applied, trained) = offline_commands(bake_case.id)
+    answers, (_, applied, trained) = results_of(offline_commands, bake_case.id)
     compute_name = answers["compute_name"]
     assert applied["exit_code"] == trained["exit_code"] == 0, (applied, trained)
 
@@ -164,20 +214,14 @@ def model_names(project: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("deployment", sorted(DEPLOYMENT_KINDS))
-def test_deployment_dry_runs_carry_the_answers(baked_project, project_python, deployment):
-    project = baked_project(first_bake_deploying(deployment))
+def test_deployment_dry_runs_carry_the_answers(offline_commands, deployment):
+    bake = offline_commands[first_bake_deploying(deployment)]
+    answers, names = bake["answers"], bake["names"]
+    compute = f"/computes/{answers['compute_name']}"
     kinds = DEPLOYMENT_KINDS[deployment]
-    names = model_names(project.path)
-    commands = [
-        tuple(arg.format(**names) for arg in args)
-        for kind in kinds
-        for args in DEPLOYMENT_DRY_RUNS[kind]
-    ]
-    results = dict(
-        zip(commands, mlops_commands(project.path, project_python, commands), strict=True)
-    )
-    compute = f"/computes/{project.answers['compute_name']}"
-    for args, result in results.items():
+    for args in (args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]):
+        args = tuple(arg.format(**names) for arg in args)
+        result = bake["results"][" ".join(args)]
         assert result["exit_code"] == 0, (args, result)
         document = json.loads(result["stdout"])
         bodies = json.dumps([request["body"] for request in document["requests"]])
@@ -192,7 +236,7 @@ def test_deployment_dry_runs_carry_the_answers(baked_project, project_python, de
             ]
             assert names["PRODUCTION_BATCH_ENDPOINT"] in bodies and compute in bodies
             assert schedule["resource"].endswith(
-                f"{project.answers['project_slug']}-model1-nightly-scoring"
+                f"{answers['project_slug']}-model1-nightly-scoring"
             )
 
 
