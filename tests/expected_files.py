@@ -187,6 +187,7 @@ SHARED_FILES = frozenset(
     tests/test_gate_and_metadata.py
     tests/test_jobs.py
     tests/test_kinds.py
+    tests/test_models_cli.py
     tests/test_live_steps.py
     tests/test_output.py
     tests/test_register.py
