@@ -158,6 +158,21 @@ def parse_yaml(path: Path) -> tuple[Any, Problem | None]:
         return None, Problem(display_path(path), where, f"not valid YAML: {reason}")
 
 
+def values_at(node: Any, pattern: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(field, value) of each value of ``node`` at the dotted ``pattern``, ``*`` matching any key
+    of a mapping; ``""`` is ``node`` itself. Missing fields yield nothing."""
+    if not pattern:
+        yield prefix, node
+        return
+    head, _, rest = pattern.partition(".")
+    if not isinstance(node, dict):
+        return
+    keys = [key for key in node if isinstance(key, str)] if head == "*" else [head]
+    for key in keys:
+        if key in node:
+            yield from values_at(node[key], rest, f"{prefix}.{key}" if prefix else key)
+
+
 def loader(name: str) -> Any:
     """The azure-ai-ml load function called ``name``."""
     import_azure_ml()

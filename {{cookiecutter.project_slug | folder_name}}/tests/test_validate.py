@@ -3,28 +3,21 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from mlops.specs import error_fields, find_specs, kind_of_file
-
-
-def edit(path: Path, change) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(document)
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+from tests.job_specs import spec_name, write_sweep
+from tests.spec_files import edit, problem_lines
 
 
 def model_folders(root: Path) -> list[str]:
     """models/<name> of every model of the project (a bake has model1; add-model adds more)."""
     markers = root.glob("models/*/model.mk")
     return sorted(marker.parent.relative_to(root).as_posix() for marker in markers)
-
-
-def problem_lines(result) -> list[str]:
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_generated_project_is_valid(mlops, project, paths):
@@ -176,7 +169,7 @@ def test_unparsable_conda_file_is_a_problem(mlops, project, paths):
 
 def test_several_problems_give_one_line_each(mlops, project, paths):
     edit(paths.train, lambda spec: spec.update(epochs=5))
-    edit(paths.endpoint, lambda spec: spec.update(name="x"))
+    edit(paths.endpoint, lambda spec: spec.update(auth_mode="password"))
     edit(paths.environment, lambda spec: spec.update(conda_file="missing.yml"))
 
     result = mlops("validate")
@@ -297,3 +290,111 @@ def test_an_unpinned_or_conda_listed_model_package_is_reported(mlops, project, p
         f"{paths.train_conda.as_posix()}: dependencies.pip: pandas>=2 but pyproject.toml pins "
         f"{pinned}",
     ]
+
+
+def test_a_project_of_two_models_is_valid(mlops, project, paths):
+    shutil.copytree(paths.root / "model_template", project / "model_template")
+    assert mlops("add-model", "model2").exit_code == 0
+
+    result = mlops("validate", "--strict")
+
+    assert result.exit_code == 0, result.output
+    assert model_folders(project) == ["models/model1", "models/model2"]
+
+
+# The scripts a command runs are in its code folder (mlops/scripts.py).
+
+
+def set_command(command: str):
+    return lambda spec: spec.update(command=command)
+
+
+MISSING_SCRIPTS = {
+    "script": ("python trian.py --data-path x", "trian.py does not exist in the code folder"),
+    "script after options": ("python -u -W ignore trian.py", "trian.py does not exist"),
+    "module of the code folder": (
+        "python -m tests.no_such_test",
+        "module tests.no_such_test does not exist in the code folder",
+    ),
+    "script after cd": ("cd tests && python train.py", "train.py does not exist"),
+    "shell script": ("bash run.sh", "run.sh does not exist in the code folder"),
+}
+PRESENT_SCRIPTS = {
+    "installed module": "python -m pip --version",
+    "script after cd": "cd tests && python test_train.py",
+    "inline code": "python -c 'print(1)'",
+    "chained commands": "pip list && python3 train.py --help",
+    "line continuation": "python train.py \\\n  --help",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISSING_SCRIPTS))
+def test_a_script_missing_from_the_code_folder_is_a_problem(mlops, project, paths, case):
+    command, message = MISSING_SCRIPTS[case]
+    edit(paths.train, set_command(command))
+
+    result = mlops("validate")
+
+    assert result.exit_code == 2
+    assert any(
+        line.startswith(f"{paths.train.as_posix()}: command: {message}")
+        for line in problem_lines(result)
+    ), result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(PRESENT_SCRIPTS))
+def test_a_script_the_command_finds_passes(mlops, project, paths, case):
+    edit(paths.train, set_command(PRESENT_SCRIPTS[case]))
+
+    result = mlops("validate")
+
+    assert [line for line in problem_lines(result) if ": command: " in line] == []
+
+
+def test_a_script_missing_from_a_sweep_trial_is_a_problem(mlops, project, paths):
+    def rename(sweep: dict) -> None:
+        sweep["trial"]["command"] = sweep["trial"]["command"].replace("train.py", "fit.py")
+
+    spec = write_sweep(spec_name(paths.compute), spec_name(paths.data), rename)
+
+    result = mlops("validate")
+
+    assert any(
+        line.startswith(f"{spec.as_posix()}: trial.command: fit.py does not exist")
+        for line in problem_lines(result)
+    ), result.stdout
+
+
+# Every package of a conda file is pinned to one version.
+
+
+@pytest.mark.parametrize(
+    ("entry", "listed_under", "message"),
+    [
+        ("requests>=2", "pip", "requests>=2 is not pinned to one version (requests==<version>)"),
+        ("requests==2.*", "pip", "requests==2.* is not pinned to one version (requests==<version>)"),
+        ("libgomp", "conda", "libgomp is not pinned to one version (libgomp=<version>)"),
+    ],
+)
+def test_an_unpinned_package_is_a_problem(mlops, project, paths, entry, listed_under, message):
+    def add(conda: dict) -> None:
+        if listed_under == "pip":
+            conda["dependencies"][-1]["pip"].append(entry)
+        else:
+            conda["dependencies"].insert(0, entry)
+
+    edit(paths.train_conda, add)
+
+    result = mlops("validate")
+
+    field_name = "dependencies.pip" if listed_under == "pip" else "dependencies"
+    assert problem_lines(result) == [f"{paths.train_conda.as_posix()}: {field_name}: {message}"]
+
+
+@pytest.mark.parametrize(
+    "entry", ["requests==2.32.3", "requests===2.32.3", "requests @ https://example.com/r.whl"]
+)
+def test_a_pinned_package_passes(mlops, project, paths, entry):
+    edit(paths.train_conda, lambda conda: conda["dependencies"][-1]["pip"].append(entry))
+
+    assert mlops("validate").exit_code == 0
