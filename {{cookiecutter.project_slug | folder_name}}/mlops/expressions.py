@@ -186,8 +186,10 @@ def undeclared_bindings(spec: Spec, scope: Scope) -> Iterator[Problem]:
         for name in bound if isinstance(bound, dict) else ():
             if str(name) not in declared.get(group, set()):
                 names = ", ".join(sorted(declared.get(group, set()))) or "none"
-                message = f"the step's component declares no {SINGULAR[group]} {name} ({group}: {names})"
-                yield Problem(spec.shown, f"{scope.field}.{group}.{name}", message)
+                message = f"the step's component declares no {SINGULAR[group]} {name}"
+                yield Problem(
+                    spec.shown, f"{scope.field}.{group}.{name}", f"{message} ({group}: {names})"
+                )
 
 
 def unused(spec: Spec, scope: Scope) -> Iterator[Problem]:

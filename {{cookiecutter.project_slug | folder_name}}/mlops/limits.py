@@ -227,7 +227,8 @@ def limit_problem(limit: Limit, value: Any, spec: Spec, catalog: Catalog) -> str
     if limit.allowed:
         if value in limit.allowed:
             return None
-        return f"{value!r} is not allowed: Azure ML accepts only {', '.join(map(repr, limit.allowed))}"
+        accepted = ", ".join(map(repr, limit.allowed))
+        return f"{value!r} is not allowed: Azure ML accepts only {accepted}"
     if not is_number(value):
         return None
     if limit.minimum is not None and value < limit.minimum:
@@ -242,9 +243,7 @@ def limit_problem(limit: Limit, value: Any, spec: Spec, catalog: Catalog) -> str
 
 
 def first_number(document: dict, field_name: str) -> int | float | None:
-    return next(
-        (value for _, value in values_at(document, field_name) if is_number(value)), None
-    )
+    return next((value for _, value in values_at(document, field_name) if is_number(value)), None)
 
 
 def at_most_problem(value: Any, other_field: str, document: dict) -> str | None:

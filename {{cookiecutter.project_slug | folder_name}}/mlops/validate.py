@@ -283,7 +283,8 @@ def check_pins(
     problems = []
     for entry in document["dependencies"]:
         if isinstance(entry, dict):
-            listed = [(f"{where}dependencies.pip", line, "==", exact_pin(line)) for line in entry["pip"]]
+            pip_field = f"{where}dependencies.pip"
+            listed = [(pip_field, line, "==", exact_pin(line)) for line in entry["pip"]]
         else:
             listed = [(f"{where}dependencies", entry, "=", conda_pin(entry))]
         for field_name, line, operator, (name, version) in listed:

@@ -39,7 +39,7 @@ def compute_name(project, paths) -> str:
 def test_an_input_the_command_misspells_is_a_problem(mlops, project, paths):
     edit(paths.train, replace_in_command("inputs.training_data", "inputs.trainig_data"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert result.exit_code == 2
     assert (
@@ -51,7 +51,7 @@ def test_an_input_the_command_misspells_is_a_problem(mlops, project, paths):
 def test_an_undeclared_output_is_a_problem(mlops, project, paths):
     edit(paths.train, replace_in_command("outputs.model_output", "outputs.model"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert result.exit_code == 2
     assert (
@@ -63,7 +63,7 @@ def test_an_undeclared_output_is_a_problem(mlops, project, paths):
 def test_parent_outside_a_pipeline_is_a_problem(mlops, project, paths):
     edit(paths.train, replace_in_command("inputs.max_depth", "parent.inputs.max_depth"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert (
         f"{paths.train.as_posix()}: command: {expression('parent.inputs.max_depth')}: only a "
@@ -74,7 +74,7 @@ def test_parent_outside_a_pipeline_is_a_problem(mlops, project, paths):
 def test_an_input_no_command_uses_is_a_warning(mlops, project, paths):
     edit(paths.train, lambda spec: spec["inputs"].update(epochs=10))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert result.exit_code == 0, result.output
     assert problem_lines(result) == []
@@ -88,7 +88,7 @@ def test_an_input_no_command_uses_is_a_warning(mlops, project, paths):
 def test_strict_fails_on_a_warning(mlops, project, paths):
     edit(paths.train, lambda spec: spec["inputs"].update(epochs=10))
 
-    result = mlops("validate", "--strict")
+    result = mlops("validate", paths.train, "--strict")
 
     assert result.exit_code == 2
     assert problem_lines(result) == [
@@ -107,7 +107,7 @@ def test_the_project_has_no_warnings(mlops, project):
 def test_a_pipeline_wired_right_is_valid(mlops, project, data_name):
     write_pipeline(data_name)
 
-    result = mlops("validate", "--strict")
+    result = mlops("validate", PIPELINE, "--strict")
 
     assert result.exit_code == 0, result.output
 
@@ -171,7 +171,7 @@ def test_a_broken_pipeline_binding_is_named(mlops, project, data_name, case):
     change, expected = BROKEN_PIPELINES[case]
     write_pipeline(data_name, change)
 
-    result = mlops("validate")
+    result = mlops("validate", PIPELINE)
 
     assert result.exit_code == 2
     assert f"{PIPELINE.as_posix()}: {expected}" in problem_lines(result), result.stdout
@@ -180,7 +180,7 @@ def test_a_broken_pipeline_binding_is_named(mlops, project, data_name, case):
 def test_a_pipeline_input_no_step_binds_is_a_warning(mlops, project, data_name):
     write_pipeline(data_name, lambda pipeline: pipeline["inputs"].update(test_size=0.2))
 
-    result = mlops("validate")
+    result = mlops("validate", PIPELINE)
 
     assert result.exit_code == 0, result.output
     assert warning_lines(result) == [
@@ -193,7 +193,7 @@ def test_a_component_command_naming_an_undeclared_input_is_a_problem(mlops, proj
     write_components()
     edit(COMPONENTS / "prep.yml", replace_in_command("inputs.seed", "inputs.random_seed"))
 
-    result = mlops("validate")
+    result = mlops("validate", COMPONENTS / "prep.yml")
 
     assert (
         f"{(COMPONENTS / 'prep.yml').as_posix()}: command: {expression('inputs.random_seed')} "
@@ -204,7 +204,7 @@ def test_a_component_command_naming_an_undeclared_input_is_a_problem(mlops, proj
 def test_a_sweep_wired_right_is_valid(mlops, project, compute_name, data_name):
     write_sweep(compute_name, data_name)
 
-    result = mlops("validate", "--strict")
+    result = mlops("validate", SWEEP, "--strict")
 
     assert result.exit_code == 0, result.output
 
@@ -216,7 +216,7 @@ def test_a_misspelt_search_space_parameter_is_a_problem(mlops, project, compute_
 
     write_sweep(compute_name, data_name, misspell)
 
-    result = mlops("validate")
+    result = mlops("validate", SWEEP)
 
     assert result.exit_code == 2
     assert (
@@ -235,7 +235,7 @@ def test_expressions_the_service_fills_in_are_left_alone(mlops, project, paths):
     )
     edit(paths.train, lambda spec: spec["outputs"]["model_output"].update(path=datastore_path))
 
-    result = mlops("validate", "--strict")
+    result = mlops("validate", paths.train, "--strict")
 
     assert result.exit_code == 0, result.output
 
@@ -250,6 +250,6 @@ def test_a_pipeline_step_of_a_workspace_component_binds_freely(mlops, project, d
 
     write_pipeline(data_name, workspace_component)
 
-    result = mlops("validate")
+    result = mlops("validate", PIPELINE)
 
     assert result.exit_code == 0, result.output

@@ -70,7 +70,7 @@ def test_a_value_past_a_limit_is_named_with_its_bound(mlops, project, paths, lim
     past, bound = bound_of(limit, spec, paths)
     edit(spec, lambda document: set_field(document, limit.field, past))
 
-    result = mlops("validate")
+    result = mlops("validate", spec)
 
     assert result.exit_code == (0 if limit.warning else 2), result.output
     prefix = "warning: " if limit.warning else ""
@@ -90,11 +90,12 @@ def test_the_bound_of_a_limit_passes(mlops, project, paths, limit):
     _, bound = bound_of(limit, spec, paths)
     edit(spec, lambda document: set_field(document, limit.field, bound))
 
-    result = mlops("validate")
+    result = mlops("validate", spec)
 
     assert not [
-        line for line in lines_of(limit, result) if line.endswith(f"({limit.source})")
-        and f" {limit.field}: " in line
+        line
+        for line in lines_of(limit, result)
+        if line.endswith(f"({limit.source})") and f" {limit.field}: " in line
     ], result.output
 
 
@@ -107,7 +108,7 @@ def test_concurrent_trials_count_every_node_of_a_trial(mlops, project, paths):
 
     spec = write_sweep(spec_name(paths.compute), spec_name(paths.data), two_nodes_a_trial)
 
-    result = mlops("validate")
+    result = mlops("validate", spec)
 
     assert result.exit_code == 0, result.output
     assert any(

@@ -73,7 +73,7 @@ def test_a_link_to_nothing_is_named(mlops, project, paths, case):
     spec = getattr(paths, spec_field)
     edit(spec, change)
 
-    result = mlops("validate")
+    result = mlops("validate", spec)
 
     assert result.exit_code == 2
     assert any(
@@ -86,7 +86,7 @@ def test_a_link_to_nothing_is_named(mlops, project, paths, case):
 def test_the_message_says_what_the_project_defines_and_how_to_declare_more(mlops, project, paths):
     edit(paths.train, lambda spec: spec.update(compute="azureml:gpu-cluster"))
 
-    (line,) = problem_lines(mlops("validate"))
+    (line,) = problem_lines(mlops("validate", paths.train))
 
     assert line == (
         f'{paths.train.as_posix()}: compute: "gpu-cluster" names no compute of this project: '
@@ -99,7 +99,7 @@ def test_a_name_of_another_kind_is_named_as_such(mlops, project, paths):
     data = spec_name(paths.data)
     edit(paths.train, lambda spec: spec.update(compute=f"azureml:{data}"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert f'compute: "{data}" is a data asset ({paths.data.as_posix()}), not a compute' in (
         result.stdout
@@ -120,7 +120,7 @@ def test_an_external_asset_resolves(mlops, project, paths, kind, spec_field, cha
     name = {"compute": "gpu-cluster", "data": "shared-data", "environment": "shared-env"}[kind]
     declare_external(project, kind, name)
 
-    result = mlops("validate")
+    result = mlops("validate", getattr(paths, spec_field))
 
     assert result.exit_code == 0, result.output
 
@@ -139,7 +139,7 @@ def test_an_external_asset_resolves(mlops, project, paths, kind, spec_field, cha
 def test_curated_registry_and_builtin_assets_resolve(mlops, project, paths, spec_field, change):
     edit(getattr(paths, spec_field), change)
 
-    result = mlops("validate")
+    result = mlops("validate", getattr(paths, spec_field))
 
     assert result.exit_code == 0, result.output
 
@@ -152,7 +152,7 @@ def test_a_model_defined_by_a_spec_resolves(mlops, project, paths):
     )
     edit(paths.deployment, lambda spec: spec.update(model="azureml:churn-onnx:1"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.deployment)
 
     assert result.exit_code == 0, result.output
 
@@ -165,7 +165,7 @@ def test_the_model_mlops_register_makes_resolves_by_model_mk(mlops, project, pat
     )
     model_mk.write_text(text.replace(f"MODEL_NAME := {model_name}", "MODEL_NAME := renamed"))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.deployment)
 
     assert result.exit_code == 2
     assert f'{paths.deployment.as_posix()}: model: "{model_name}" names no model' in result.stdout
@@ -181,7 +181,7 @@ def test_a_pipeline_step_running_a_spec_of_another_kind_is_a_problem(mlops, proj
         data_name, lambda pipeline: pipeline["jobs"]["prep"].update(component="environment.yml")
     )
 
-    result = mlops("validate")
+    result = mlops("validate", PIPELINE)
 
     assert (
         f"{PIPELINE.as_posix()}: jobs.prep.component: {paths.environment.as_posix()} is an "
@@ -195,7 +195,7 @@ def test_a_pipeline_step_running_an_unknown_component_is_a_problem(mlops, projec
         lambda pipeline: pipeline["jobs"]["prep"].update(component="azureml:clean_data:2"),
     )
 
-    result = mlops("validate")
+    result = mlops("validate", PIPELINE)
 
     assert any(
         line.startswith(
@@ -212,10 +212,10 @@ def test_a_schedule_creates_a_job_spec(mlops, project, paths):
         "create_job": "train-amlcompute.yml",
     }
     path = write_spec(paths.train.parent / "schedule.yml", "schedule", schedule)
-    assert mlops("validate").exit_code == 0
+    assert mlops("validate", path).exit_code == 0
 
     edit(path, lambda spec: spec.update(create_job="environment.yml"))
-    result = mlops("validate")
+    result = mlops("validate", path)
 
     assert (
         f"{path.as_posix()}: create_job: {paths.environment.as_posix()} is an environment spec, "

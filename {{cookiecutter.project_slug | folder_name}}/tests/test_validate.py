@@ -333,7 +333,7 @@ def test_a_script_missing_from_the_code_folder_is_a_problem(mlops, project, path
     command, message = MISSING_SCRIPTS[case]
     edit(paths.train, set_command(command))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert result.exit_code == 2
     assert any(
@@ -346,7 +346,7 @@ def test_a_script_missing_from_the_code_folder_is_a_problem(mlops, project, path
 def test_a_script_the_command_finds_passes(mlops, project, paths, case):
     edit(paths.train, set_command(PRESENT_SCRIPTS[case]))
 
-    result = mlops("validate")
+    result = mlops("validate", paths.train)
 
     assert [line for line in problem_lines(result) if ": command: " in line] == []
 
@@ -357,7 +357,7 @@ def test_a_script_missing_from_a_sweep_trial_is_a_problem(mlops, project, paths)
 
     spec = write_sweep(spec_name(paths.compute), spec_name(paths.data), rename)
 
-    result = mlops("validate")
+    result = mlops("validate", spec)
 
     assert any(
         line.startswith(f"{spec.as_posix()}: trial.command: fit.py does not exist")
@@ -372,7 +372,11 @@ def test_a_script_missing_from_a_sweep_trial_is_a_problem(mlops, project, paths)
     ("entry", "listed_under", "message"),
     [
         ("requests>=2", "pip", "requests>=2 is not pinned to one version (requests==<version>)"),
-        ("requests==2.*", "pip", "requests==2.* is not pinned to one version (requests==<version>)"),
+        (
+            "requests==2.*",
+            "pip",
+            "requests==2.* is not pinned to one version (requests==<version>)",
+        ),
         ("libgomp", "conda", "libgomp is not pinned to one version (libgomp=<version>)"),
     ],
 )
@@ -385,7 +389,7 @@ def test_an_unpinned_package_is_a_problem(mlops, project, paths, entry, listed_u
 
     edit(paths.train_conda, add)
 
-    result = mlops("validate")
+    result = mlops("validate", paths.environment)
 
     field_name = "dependencies.pip" if listed_under == "pip" else "dependencies"
     assert problem_lines(result) == [f"{paths.train_conda.as_posix()}: {field_name}: {message}"]
@@ -397,4 +401,4 @@ def test_an_unpinned_package_is_a_problem(mlops, project, paths, entry, listed_u
 def test_a_pinned_package_passes(mlops, project, paths, entry):
     edit(paths.train_conda, lambda conda: conda["dependencies"][-1]["pip"].append(entry))
 
-    assert mlops("validate").exit_code == 0
+    assert mlops("validate", paths.environment).exit_code == 0

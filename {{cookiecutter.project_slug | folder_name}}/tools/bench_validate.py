@@ -1,6 +1,6 @@
 """Benchmark `mlops validate` against its floor: importing azure-ai-ml and loading one spec.
 
-    python tools/bench_validate.py [--rounds 5] [--spec models/model1/aml_config/train-amlcompute.yml]
+    python tools/bench_validate.py [--rounds 5] [--spec A_JOB_SPEC]
 
 Each round runs, in fresh interpreters and in alternating order, `python -m mlops validate` on the
 project and `python -c "import azure.ai.ml; load_job(SPEC)"`, which every validation pays for
