@@ -292,14 +292,15 @@ def test_an_unpinned_or_conda_listed_model_package_is_reported(mlops, project, p
     ]
 
 
-def test_a_project_of_two_models_is_valid(mlops, project, paths):
+def test_a_project_with_a_model_added_is_valid(mlops, project, paths):
+    models = model_folders(project)
     shutil.copytree(paths.root / "model_template", project / "model_template")
-    assert mlops("add-model", "model2").exit_code == 0
+    assert mlops("add-model", "added-model").exit_code == 0
 
     result = mlops("validate", "--strict")
 
     assert result.exit_code == 0, result.output
-    assert model_folders(project) == ["models/model1", "models/model2"]
+    assert model_folders(project) == sorted([*models, "models/added-model"])
 
 
 # The scripts a command runs are in its code folder (mlops/scripts.py).
