@@ -17,13 +17,24 @@ MODEL_FILES = frozenset(
     score.py
     aml_config/environment.yml
     aml_config/inference-conda.yml
+    aml_config/sweep.yml
     aml_config/train-amlcompute.yml
     aml_config/train-conda.yml
     aml_config/train-local.yml
+    aml_config/train-pipeline.yml
+    components/__init__.py
+    components/evaluate.py
+    components/evaluate.yml
+    components/prep.py
+    components/prep.yml
+    components/register.py
+    components/register.yml
+    components/train.yml
     deployment/deployment.yml
     deployment/endpoint.yml
     deployment/sample-request.json
     tests/conftest.py
+    tests/test_pipeline.py
     tests/test_score.py
     tests/test_score_properties.py
     tests/test_train.py
@@ -60,6 +71,7 @@ SHARED_FILES = frozenset(
     docs/adding-an-asset-kind.md
     docs/mlops.md
     docs/scoring.md
+    docs/training-at-scale.md
     mlops/__init__.py
     mlops/__main__.py
     mlops/apply.py
@@ -163,11 +175,13 @@ SHARED_FILES = frozenset(
     tests/test_register.py
     tests/test_rollout.py
     tests/test_scripted_azure.py
+    tests/test_serve_local.py
     tests/test_validate.py
     tests/test_workspace.py
     tools/bench_score.py
     tools/bench_validate.py
     tools/noop_score.py
+    tools/run_pipeline_local.py
     tools/serve_local.py
     """.split()
 )

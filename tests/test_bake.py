@@ -84,6 +84,7 @@ def test_the_model_template_is_copied_as_it_is_with_the_project_answers(baked_pr
         "description": answers["description"],
         "python_version": answers["python_version"],
         "compute_name": answers["compute_name"],
+        "max_nodes": answers["max_nodes"],
     }
     assert set(context) == set(MODEL_TEMPLATE_CONTEXT)
 

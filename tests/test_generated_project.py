@@ -65,7 +65,7 @@ def test_generated_project_tests_pass_with_a_second_model(
     outcomes = assert_passed_except_skips_in(report, MAY_SKIP)
     assert {"tests.test_validate", "tests.test_dry_run", "tests.test_rollout"} <= set(outcomes)
     for model in ("model1", two_model_project.second_model):
-        for module in ("test_train", "test_score"):
+        for module in ("test_train", "test_score", "test_pipeline"):
             assert f"models.{model}.tests.{module}" in outcomes, sorted(outcomes)
 
 

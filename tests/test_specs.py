@@ -1,5 +1,6 @@
 """Every Azure ML spec of a baked project loads with azure-ai-ml's loader for its kind and carries
-the answers it was baked with; the training job's command runs the project's train.py as written."""
+the answers it was baked with; the training job's command runs the project's train.py as written;
+the pipeline's steps, its components and the sweep's trial run the model's own scripts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from azure.ai.ml import (
+    load_component,
     load_compute,
     load_data,
     load_environment,
@@ -36,6 +38,9 @@ LOADERS_BY_KIND: dict[str, Callable] = {
     "environment": load_environment,
     "data": load_data,
     "commandJob": load_job,
+    "pipelineJob": load_job,
+    "sweepJob": load_job,
+    "commandComponent": load_component,
     "managedOnlineEndpoint": load_online_endpoint,
     "managedOnlineDeployment": load_online_deployment,
 }
@@ -43,7 +48,16 @@ LOADERS_BY_KIND: dict[str, Callable] = {
 # Folders that hold Azure ML YAML: each YAML file there is a spec, except the conda files.
 MODEL = "model1"
 MODEL_DIR = f"models/{MODEL}"
-SPEC_FOLDERS = ("aml", f"{MODEL_DIR}/aml_config", f"{MODEL_DIR}/deployment")
+SPEC_FOLDERS = (
+    "aml",
+    f"{MODEL_DIR}/aml_config",
+    f"{MODEL_DIR}/components",
+    f"{MODEL_DIR}/deployment",
+)
+PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
+HYPERPARAMETERS = {"n_estimators", "max_depth", "learning_rate"}
+COMPONENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,254}")
+PARENT_JOB_OUTPUT = re.compile(r"\$\{\{parent\.jobs\.(?P<step>\w+)\.outputs\.(?P<output>\w+)\}\}")
 TRAINING_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 TRAINING_COMMAND_START = (
     "python train.py --data-path ${{inputs.training_data}} --output-dir ${{outputs.model_output}}"
@@ -201,6 +215,89 @@ def check_cluster_training_job(job, spec: Path, project: BakedProject) -> None:
     assert registered(job.compute, spec, "compute") == project.answers["compute_name"]
 
 
+def bindings_of(command: str) -> set[tuple[str, str]]:
+    return {(m["side"], m["name"]) for m in COMMAND_BINDING.finditer(command)}
+
+
+def script_of(command: str, code: Path) -> Path:
+    """The file `python <script>` or `python -m <module>` runs, in the code folder."""
+    program, first, second, *_ = shlex.split(command)
+    assert program == "python"
+    return code / (f"{second.replace('.', '/')}.py" if first == "-m" else first)
+
+
+def check_component(component, spec: Path, project: BakedProject) -> None:
+    """A pipeline step: named by the model, in its training environment, running its own script
+    with every input and output it declares."""
+    slug, step = project.answers["project_slug"], spec.stem
+    assert component.type == "command"
+    assert component.name == f"{slug}_{MODEL}_{step}".replace("-", "_")
+    assert COMPONENT_NAME.fullmatch(component.name)
+    environment = registered(component.environment, spec, "environment")
+    assert environment == f"{training_environment_name(project)}@latest"
+    code = resolved(spec, component.code)
+    assert code == project.path / MODEL_DIR
+    assert script_of(component.command, code).is_file()
+    declared = {("inputs", name) for name in component.inputs}
+    declared |= {("outputs", name) for name in component.outputs}
+    assert bindings_of(component.command) == declared, "every input and output is used"
+
+
+def check_training_pipeline(pipeline, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert pipeline.type == "pipeline"
+    assert pipeline.experiment_name == answers["experiment_name"]
+    assert pipeline.description == answers["description"]
+    assert answers["project_name"] in pipeline.display_name
+    default_compute = registered(
+        pipeline.settings.default_compute, spec, "settings", "default_compute"
+    )
+    assert default_compute == answers["compute_name"]
+    assert pipeline.settings.continue_on_step_failure is False
+    assert list(pipeline.jobs) == list(PIPELINE_STEPS)
+    written = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    for step, job in written["jobs"].items():
+        assert (
+            resolved(spec, job["component"]) == project.path / MODEL_DIR / f"components/{step}.yml"
+        )
+        for binding in job.get("inputs", {}).values():
+            reference = PARENT_JOB_OUTPUT.fullmatch(str(binding))
+            if reference:
+                assert reference["step"] in written["jobs"]
+                assert reference["output"] in pipeline.jobs[reference["step"]].component.outputs
+    inputs = {name: value.result() for name, value in pipeline.inputs.items()}
+    data = registered(inputs["raw_data"].path, spec, "inputs", "raw_data", "path")
+    assert data == f"{answers['project_slug']}-sample-data@latest"
+    assert inputs["model_name"] == answers["model_name"]
+    assert written["jobs"]["train"]["outputs"]["model_output"] == "${{parent.outputs.model_output}}"
+    assert pipeline.outputs["model_output"].type == "uri_folder"
+    command_job = load_job(spec.parent / "train-amlcompute.yml")
+    assert {name: inputs[name] for name in HYPERPARAMETERS} == hyperparameters(command_job)
+
+
+def check_sweep(sweep, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert sweep.type == "sweep"
+    assert sweep.experiment_name == answers["experiment_name"]
+    assert answers["project_name"] in sweep.display_name
+    assert registered(sweep.compute, spec, "compute") == answers["compute_name"]
+    environment = registered(sweep.trial.environment, spec, "trial", "environment")
+    assert environment == f"{training_environment_name(project)}@latest"
+    assert sweep.trial.command.startswith(TRAINING_COMMAND_START)
+    assert script_of(sweep.trial.command, resolved(spec, sweep.trial.code)).is_file()
+    assert set(sweep.search_space) == HYPERPARAMETERS
+    for name in HYPERPARAMETERS:
+        flag = "--" + name.replace("_", "-")
+        assert f"{flag} ${{{{search_space.{name}}}}}" in sweep.trial.command
+    assert (sweep.objective.goal, sweep.objective.primary_metric) == ("maximize", "roc_auc")
+    assert sweep.sampling_algorithm in ("random", "bayesian")
+    assert sweep.early_termination.type in ("bandit", "median_stopping")
+    assert sweep.limits.max_concurrent_trials == int(answers["max_nodes"])
+    assert sweep.limits.max_total_trials >= sweep.limits.max_concurrent_trials
+    assert sweep.limits.timeout > 0
+    assert sweep.outputs["model_output"].type == "uri_folder"
+
+
 def check_online_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
     answers = project.answers
     assert endpoint.name == answers["online_endpoint_name"]
@@ -233,6 +330,9 @@ CHECKS_BY_SPEC: dict[str, Callable] = {
     "aml/data.yml": check_data,
     f"{MODEL_DIR}/aml_config/train-local.yml": check_local_training_job,
     f"{MODEL_DIR}/aml_config/train-amlcompute.yml": check_cluster_training_job,
+    f"{MODEL_DIR}/aml_config/train-pipeline.yml": check_training_pipeline,
+    f"{MODEL_DIR}/aml_config/sweep.yml": check_sweep,
+    **{f"{MODEL_DIR}/components/{step}.yml": check_component for step in PIPELINE_STEPS},
     f"{MODEL_DIR}/deployment/endpoint.yml": check_online_endpoint,
     f"{MODEL_DIR}/deployment/deployment.yml": check_online_deployment,
 }

@@ -77,10 +77,28 @@ def load_target(
     # Traffic belongs to the rollout, not to the spec.
     endpoint.traffic = {}
     deployment.endpoint_name = endpoint.name
+    require_model_of_spec(model, deployment.model, deployment_spec)
     deployment.model = f"azureml:{model.name}:{model.version}"
     if smoke_request is not None:
         read_json(smoke_request, "--smoke-request")
     return Target(endpoint, deployment, model, smoke_request)
+
+
+def require_model_of_spec(model: ModelMetadata, spec_model: object, deployment_spec: Path) -> None:
+    """The version to deploy is one of the model the deployment spec names (azureml:NAME@latest,
+    which azure-ai-ml loads as NAME@latest): a version of another model never reaches this
+    model's endpoint. A spec naming a registry model or a local path is not compared."""
+    if not isinstance(spec_model, str) or "://" in spec_model:
+        return
+    reference = spec_model.removeprefix("azureml:")
+    if "@" not in reference and ":" not in reference:
+        return
+    named = reference.partition("@")[0].partition(":")[0]
+    if named != model.name:
+        raise InvalidInput(
+            f"--model: {model.reference} is not a version of {named}, the model of "
+            f"{specs.display_path(deployment_spec)}"
+        )
 
 
 def check_smoke_answer(deployment: str, answer: Answer) -> None:

@@ -31,6 +31,13 @@ def reference_name(reference: str) -> str:
     return reference.removeprefix("azureml:").split("@")[0].split(":")[0]
 
 
+# The registered model the first model's deployment spec deploys: `mlops deploy` takes versions of
+# it only. Read from the spec, so the tests pass whatever the project was baked with.
+DEPLOYED_MODEL = reference_name(
+    spec(Path(__file__).resolve().parents[1] / "models/model1/deployment/deployment.yml")["model"]
+)
+
+
 def new_environment(azure: ScriptedAzure, name: str) -> None:
     """The first version of an environment: none yet, then the PUT of version 1."""
     azure.serve("environments/missing.json", environment_name=name)

@@ -1,5 +1,6 @@
 """Small pipeline, component and sweep specs for the tests of validate's rules, written into the
-scratch project beside the model's own specs (the project's model has none of these kinds yet)."""
+scratch project beside the model's own (under names of their own), so that each rule is tested on
+a spec made for it whatever the model template holds."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import yaml
 from tests.spec_files import expression, write_spec
 
 MODEL_DIR = Path("models/model1")
-PIPELINE = MODEL_DIR / "aml_config/pipeline.yml"
-SWEEP = MODEL_DIR / "aml_config/sweep.yml"
+PIPELINE = MODEL_DIR / "aml_config/small-pipeline.yml"
+SWEEP = MODEL_DIR / "aml_config/small-sweep.yml"
 COMPONENTS = MODEL_DIR / "components"
+PREP_FILE = "small-prep.yml"
+TRAIN_FILE = "small-train.yml"
 # A curated environment: it exists in every workspace without a spec.
 CURATED_ENVIRONMENT = "azureml:AzureML-sklearn-1.5@latest"
 
@@ -35,14 +38,14 @@ def component(name: str, inputs: dict, outputs: dict, arguments: str) -> dict:
 
 
 PREP = component(
-    "prep",
+    "small_prep",
     {"raw_data": {"type": "uri_folder"}, "seed": {"type": "integer"}},
     {"prepared": {"type": "uri_folder"}},
     f"--data-path {expression('inputs.raw_data')} --seed {expression('inputs.seed')} "
     f"--output-dir {expression('outputs.prepared')}",
 )
 TRAIN = component(
-    "train",
+    "small_train",
     {"data": {"type": "uri_folder"}},
     {"model": {"type": "uri_folder"}},
     f"--data-path {expression('inputs.data')} --output-dir {expression('outputs.model')}",
@@ -50,8 +53,8 @@ TRAIN = component(
 
 
 def write_components() -> None:
-    write_spec(COMPONENTS / "prep.yml", "commandComponent", PREP)
-    write_spec(COMPONENTS / "train.yml", "commandComponent", TRAIN)
+    write_spec(COMPONENTS / PREP_FILE, "commandComponent", PREP)
+    write_spec(COMPONENTS / TRAIN_FILE, "commandComponent", TRAIN)
 
 
 def pipeline(data_name: str) -> dict:
@@ -67,7 +70,7 @@ def pipeline(data_name: str) -> dict:
         "jobs": {
             "prep": {
                 "type": "command",
-                "component": "../components/prep.yml",
+                "component": f"../components/{PREP_FILE}",
                 "inputs": {
                     "raw_data": expression("parent.inputs.raw_data"),
                     "seed": expression("parent.inputs.seed"),
@@ -75,7 +78,7 @@ def pipeline(data_name: str) -> dict:
             },
             "train": {
                 "type": "command",
-                "component": "../components/train.yml",
+                "component": f"../components/{TRAIN_FILE}",
                 "inputs": {"data": expression("parent.jobs.prep.outputs.prepared")},
                 "outputs": {"model": expression("parent.outputs.model")},
             },

@@ -8,7 +8,7 @@ import json
 from tests import azure_flows as flows
 
 ENDPOINT = "churn-stg-x1"
-MODEL = "customer-churn-model:4"
+MODEL = f"{flows.DEPLOYED_MODEL}:4"
 
 
 def deploy(mlops, paths, *args):
@@ -44,7 +44,7 @@ def test_the_first_deployment_creates_the_endpoint_and_gives_blue_all_traffic(
     assert (printed["deployment"], printed["model"]) == ("blue", MODEL)
     (created,) = azure.requests("PUT", f"/onlineEndpoints/{ENDPOINT}/deployments/blue")
     properties = created.json()["properties"]
-    assert properties["model"].endswith("/models/customer-churn-model/versions/4")
+    assert properties["model"].endswith(f"/models/{flows.DEPLOYED_MODEL}/versions/4")
     (scored,) = azure.requests("POST", "/score")
     assert scored.headers["azureml-model-deployment"] == "blue"
     assert scored.headers["Authorization"] == "Bearer Sanitized"
@@ -132,7 +132,7 @@ def test_the_stage_tag_moves_to_the_deployed_version(azure, mlops, project, path
     flows.smoke_test(azure, ENDPOINT, {"blue": 100, "green": 0})
     flows.set_traffic(azure, ENDPOINT, {"blue": 100, "green": 0}, {"green": 100})
     flows.delete_deployment(azure, ENDPOINT, "blue")
-    name = "customer-churn-model"
+    name = flows.DEPLOYED_MODEL
     staged = flows.model_version(name, "3", {"stage": "staging"}, {})
     azure.serve("models/list.json", model_name=name, versions=[staged])
     # Each model update reads the latest version first (azure-ai-ml checks its kind).

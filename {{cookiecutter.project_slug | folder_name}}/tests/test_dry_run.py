@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mlops.workspace import SETTING_VARIABLES
+from tests.azure_flows import DEPLOYED_MODEL
 
 # The workspace's resource id when no setting is configured: each unknown part named.
 WORKSPACE = (
@@ -479,9 +480,9 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     endpoint_spec, deployment_spec = load(paths.endpoint), load(paths.deployment)
     name = endpoint_spec["name"]
 
-    document = dry_run(*deploy_args(paths, "--model", "customer-churn-model:4"))
+    document = dry_run(*deploy_args(paths, "--model", f"{DEPLOYED_MODEL}:4"))
 
-    assert document["model"] == "customer-churn-model:4"
+    assert document["model"] == f"{DEPLOYED_MODEL}:4"
     assert document["plan"]["live"] is None
     assert document["plan"]["new"] == "blue"
     requests = document["requests"]
@@ -503,9 +504,7 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     environment, deployment = requests[1]["body"]["properties"], requests[2]["body"]
     assert environment["image"] == deployment_spec["environment"]["image"]
     assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[1]['resource']}"
-    assert (
-        deployment["properties"]["model"] == f"{WORKSPACE}/models/customer-churn-model/versions/4"
-    )
+    assert deployment["properties"]["model"] == f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/4"
     assert deployment["properties"]["instanceType"] == deployment_spec["instance_type"]
     assert deployment["sku"]["capacity"] == deployment_spec["instance_count"]
     scoring = deployment["properties"]["codeConfiguration"]
@@ -524,7 +523,7 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
 
 def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):
     document = dry_run(
-        *deploy_args(paths, "--model", "m:2", "--current-traffic", "blue=100"),
+        *deploy_args(paths, "--model", f"{DEPLOYED_MODEL}:2", "--current-traffic", "blue=100"),
         "--traffic-steps",
         "10,50,100",
     )
@@ -554,7 +553,7 @@ def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):
 
 def test_rollout_from_green_goes_to_blue_on_the_named_endpoint(dry_run, project, paths):
     document = dry_run(
-        *deploy_args(paths, "--model", "m:2", "--current-traffic", "green=100"),
+        *deploy_args(paths, "--model", f"{DEPLOYED_MODEL}:2", "--current-traffic", "green=100"),
         "--endpoint-name",
         "churn-staging-x1",
     )
@@ -567,13 +566,13 @@ def test_rollout_from_green_goes_to_blue_on_the_named_endpoint(dry_run, project,
 
 def test_deploy_reads_the_model_from_model_metadata(dry_run, project, paths):
     metadata = project / "model.json"
-    metadata.write_text(json.dumps({"name": "customer-churn-model", "version": "7"}))
+    metadata.write_text(json.dumps({"name": DEPLOYED_MODEL, "version": "7"}))
 
     document = dry_run(*deploy_args(paths, "--model-metadata", metadata))
 
     deployment = next(r for r in document["requests"] if "/deployments/" in r["resource"])
     assert deployment["body"]["properties"]["model"] == (
-        f"{WORKSPACE}/models/customer-churn-model/versions/7"
+        f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/7"
     )
 
 
@@ -582,10 +581,18 @@ def test_deploy_reads_the_model_from_model_metadata(dry_run, project, paths):
     [
         ([], 2, "exactly one of --model"),
         (["--model", "m"], 2, '--model: "m" must be NAME:VERSION'),
-        (["--model", "m:1", "--traffic-steps", "50,20,100"], 2, "steps must rise"),
-        (["--model", "m:1", "--traffic-steps", "10,50"], 2, "end at 100"),
-        (["--model", "m:1", "--current-traffic", "blue"], 2, "--current-traffic: expected"),
-        (["--model", "m:1", "--current-traffic", "blue=50,green=50"], 1, "splits traffic"),
+        (["--model", f"{DEPLOYED_MODEL}:1", "--traffic-steps", "50,20,100"], 2, "steps must rise"),
+        (["--model", f"{DEPLOYED_MODEL}:1", "--traffic-steps", "10,50"], 2, "end at 100"),
+        (
+            ["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue"],
+            2,
+            "--current-traffic: expected",
+        ),
+        (
+            ["--model", f"{DEPLOYED_MODEL}:1", "--current-traffic", "blue=50,green=50"],
+            1,
+            "splits traffic",
+        ),
     ],
 )
 def test_deploy_bad_input(mlops, project, paths, args, code, message):
@@ -595,10 +602,22 @@ def test_deploy_bad_input(mlops, project, paths, args, code, message):
     assert message in result.stderr
 
 
+def test_deploy_refuses_a_version_of_another_model(mlops, project, paths):
+    """The version deployed is one of the model the deployment spec names: a pipeline given the
+    version of another model never puts it on this model's endpoint."""
+    result = mlops(*deploy_args(paths, "--model", "another-model:3"), "--dry-run")
+
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"mlops: --model: another-model:3 is not a version of {DEPLOYED_MODEL}, the model of "
+        f"{paths.deployment.as_posix()}"
+    )
+
+
 def test_deploy_rejects_an_unreadable_smoke_request(mlops, project, paths):
     paths.sample_request.write_text("{not json")
 
-    result = mlops(*deploy_args(paths, "--model", "m:1"), "--dry-run")
+    result = mlops(*deploy_args(paths, "--model", f"{DEPLOYED_MODEL}:1"), "--dry-run")
 
     assert result.exit_code == 2
     assert "--smoke-request" in result.stderr
@@ -613,11 +632,11 @@ ASSET_RULE = "must be 1 to 255 letters, digits, '_' or '-', starting with a lett
 
 BAD_NAMES = [
     (
-        ["deploy", "--model", "m:1", "--endpoint-name", "x--y"],
+        ["deploy", "--model", f"{DEPLOYED_MODEL}:1", "--endpoint-name", "x--y"],
         f'--endpoint-name: "x--y" {ENDPOINT_RULE}',
     ),
     (
-        ["deploy", "--model", "m:1", "--endpoint-name", "9lives"],
+        ["deploy", "--model", f"{DEPLOYED_MODEL}:1", "--endpoint-name", "9lives"],
         f'--endpoint-name: "9lives" {ENDPOINT_RULE}',
     ),
     (["deploy", "--model", "bad name:3"], '--model: "bad name:3" must be NAME:VERSION, the name'),

@@ -9,6 +9,7 @@ from tests.job_specs import (
     COMPONENTS,
     PIPELINE,
     PREP,
+    PREP_FILE,
     SWEEP,
     spec_name,
     write_components,
@@ -191,12 +192,12 @@ def test_a_pipeline_input_no_step_binds_is_a_warning(mlops, project, data_name):
 
 def test_a_component_command_naming_an_undeclared_input_is_a_problem(mlops, project):
     write_components()
-    edit(COMPONENTS / "prep.yml", replace_in_command("inputs.seed", "inputs.random_seed"))
+    edit(COMPONENTS / PREP_FILE, replace_in_command("inputs.seed", "inputs.random_seed"))
 
-    result = mlops("validate", COMPONENTS / "prep.yml")
+    result = mlops("validate", COMPONENTS / PREP_FILE)
 
     assert (
-        f"{(COMPONENTS / 'prep.yml').as_posix()}: command: {expression('inputs.random_seed')} "
+        f"{(COMPONENTS / PREP_FILE).as_posix()}: command: {expression('inputs.random_seed')} "
         "names no input of this component (inputs: raw_data, seed)"
     ) in problem_lines(result)
 

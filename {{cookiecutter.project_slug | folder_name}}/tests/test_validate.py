@@ -13,6 +13,9 @@ from mlops.specs import error_fields, find_specs, kind_of_file
 from tests.job_specs import spec_name, write_sweep
 from tests.spec_files import edit, problem_lines
 
+# The command components of each model's training pipeline (models/<name>/components/).
+PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
+
 
 def model_folders(root: Path) -> list[str]:
     """models/<name> of every model of the project (a bake has model1; add-model adds more)."""
@@ -45,6 +48,9 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
             f"{model}/aml_config/environment.yml": "environment",
             f"{model}/aml_config/train-amlcompute.yml": "job",
             f"{model}/aml_config/train-local.yml": "job",
+            f"{model}/aml_config/train-pipeline.yml": "job",
+            f"{model}/aml_config/sweep.yml": "job",
+            **{f"{model}/components/{step}.yml": "component" for step in PIPELINE_STEPS},
             f"{model}/deployment/deployment.yml": "online_deployment",
             f"{model}/deployment/endpoint.yml": "online_endpoint",
         }

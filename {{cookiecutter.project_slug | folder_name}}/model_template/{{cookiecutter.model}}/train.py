@@ -9,6 +9,9 @@ metrics to MLflow, and writes to ``--output-dir``:
 - ``model.pkl``: the same pipeline for scikit-learn (analysis, ``mlflow models serve``);
 - ``metrics.json``: the held-out metrics.
 
+With ``--test-data`` (a split prepared beforehand, as the pipeline's prep step writes it), it fits
+on all of ``--data-path`` and evaluates on that split instead.
+
 MLflow tracking: inside an Azure ML job (or whenever ``MLFLOW_TRACKING_URI`` is set) the configured
 tracking server is used as it is. Otherwise runs go to ``<output-dir>/mlflow.db``; browse them with
 ``mlflow ui --backend-store-uri sqlite:///<output-dir>/mlflow.db``.
@@ -68,6 +71,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-depth", type=positive_int, default=2, help="depth of each tree")
     parser.add_argument(
         "--learning-rate", type=positive_float, default=0.05, help="shrinkage of each stage"
+    )
+    parser.add_argument(
+        "--test-data",
+        type=Path,
+        help="folder or CSV file of a prepared test split; without it, --test-size is held out",
     )
     parser.add_argument(
         "--test-size", type=fraction, default=0.2, help="share of rows held out for evaluation"
@@ -194,34 +202,53 @@ def local_tracking_uri(output_dir: Path) -> str | None:
     return f"sqlite:///{(output_dir / LOCAL_TRACKING_DB).resolve().as_posix()}"
 
 
-def train(args: argparse.Namespace) -> dict[str, float]:
-    data = load_data(args.data_path)
-    features, labels = data.drop(columns=TARGET), data[TARGET]
+def start_mlflow_run(output_dir: Path):
+    """An MLflow run in the configured store, else in ``<output_dir>/mlflow.db``; the pipeline's
+    steps log through it too."""
+    import mlflow
+
+    tracking_uri = local_tracking_uri(output_dir)
+    if tracking_uri:
+        mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.start_run()
+
+
+def split_data(
+    data: pd.DataFrame, test_size: float, random_state: int, source: Path
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, test rows): a split stratified by the label, the same for the same seed."""
     try:
-        train_features, test_features, train_labels, test_labels = train_test_split(
-            features,
-            labels,
-            test_size=args.test_size,
-            random_state=args.random_state,
-            stratify=labels,
+        train_rows, test_rows = train_test_split(
+            data, test_size=test_size, random_state=random_state, stratify=data[TARGET]
         )
     except ValueError as exc:
-        raise DataError(f"{args.data_path}: too few rows to hold out a test split: {exc}") from None
+        raise DataError(f"{source}: too few rows to hold out a test split: {exc}") from None
+    return train_rows, test_rows
+
+
+def training_and_test_rows(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    data = load_data(args.data_path)
+    if args.test_data is not None:
+        return data, load_data(args.test_data)
+    return split_data(data, args.test_size, args.random_state, args.data_path)
+
+
+def train(args: argparse.Namespace) -> dict[str, float]:
+    train_rows, test_rows = training_and_test_rows(args)
+    train_features, train_labels = train_rows.drop(columns=TARGET), train_rows[TARGET]
+    test_features, test_labels = test_rows.drop(columns=TARGET), test_rows[TARGET]
 
     # Imported only once the data is known to be usable: bad input fails fast.
     import mlflow
 
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    tracking_uri = local_tracking_uri(args.output_dir)
-    if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
-    with mlflow.start_run() as run:
+    with start_mlflow_run(args.output_dir) as run:
         mlflow.log_params(
             {
                 "n_estimators": args.n_estimators,
                 "max_depth": args.max_depth,
                 "learning_rate": args.learning_rate,
-                "test_size": args.test_size,
+                **({"test_size": args.test_size} if args.test_data is None else {}),
                 "random_state": args.random_state,
                 "train_rows": len(train_features),
                 "test_rows": len(test_features),

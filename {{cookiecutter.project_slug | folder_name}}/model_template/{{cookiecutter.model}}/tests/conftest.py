@@ -1,4 +1,5 @@
-"""Fixtures for the model tests: train once on the sample data, serve that model over HTTP."""
+"""Fixtures for the model tests: train once on the sample data, serve that model over HTTP, run
+the training pipeline's steps once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -17,14 +19,18 @@ PROJECT_ROOT = MODEL_CODE_DIR.parents[1]
 SAMPLE_DATA_DIR = PROJECT_ROOT / "sample-data"
 SAMPLE_REQUEST = MODEL_CODE_DIR / "deployment" / "sample-request.json"
 SCORE_SCRIPT = MODEL_CODE_DIR / "score.py"
+PIPELINE_SPEC = MODEL_CODE_DIR / "aml_config" / "train-pipeline.yml"
 # Settings that would send runs to a tracking server or make train.py think it runs in Azure ML.
 OUTSIDE_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "AZUREML_RUN_ID")
+QUIET_MLFLOW = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def load_module(path: Path) -> ModuleType:
     """Import ``path`` under a name of its own: every model has files of the same names."""
     spec = importlib.util.spec_from_file_location(f"{MODEL_CODE_DIR.name}_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    # As an import would: dataclasses look their module up there.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -34,9 +40,26 @@ def load_model_module(name: str) -> ModuleType:
     return load_module(MODEL_CODE_DIR / f"{name}.py")
 
 
+def load_component_module(step: str) -> ModuleType:
+    """This model's ``components/<step>.py``.
+
+    A step imports ``train``, which ``python -m components.<step>`` finds in the model folder; in
+    a test session of several models that name is bound to this model's train.py while it loads.
+    """
+    shadowed = sys.modules.get("train")
+    sys.modules["train"] = load_model_module("train")
+    try:
+        return load_module(MODEL_CODE_DIR / "components" / f"{step}.py")
+    finally:
+        if shadowed is None:
+            del sys.modules["train"]
+        else:
+            sys.modules["train"] = shadowed
+
+
 def train_environment(**overrides: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in OUTSIDE_SETTINGS}
-    environment["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    environment.update(QUIET_MLFLOW)
     environment.update(overrides)
     return environment
 
@@ -60,12 +83,45 @@ def run_train():
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(run_train, tmp_path_factory) -> Path:
-    """The model trained with default hyperparameters on the sample-data folder."""
-    work_dir = tmp_path_factory.mktemp("training")
-    output_dir = work_dir / "model"
-    result = run_train("--data-path", SAMPLE_DATA_DIR, "--output-dir", output_dir, cwd=work_dir)
-    assert result.returncode == 0, f"training failed:\n{result.stdout}\n{result.stderr}"
+def train_module() -> ModuleType:
+    return load_model_module("train")
+
+
+@pytest.fixture
+def train_here(train_module, monkeypatch, capsys):
+    """train_here(*args, cwd=...) runs train.py's main() in this process, in ``cwd``, with the local
+    MLflow default: (exit code, stdout, stderr). Its libraries are imported once, which makes it
+    fast; ``run_train`` runs the script as a program."""
+
+    def run(*args: object, cwd: Path) -> tuple[int, str, str]:
+        for name in OUTSIDE_SETTINGS:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            exit_code = train_module.main([str(arg) for arg in args])
+        except SystemExit as stop:  # argparse refuses a flag
+            exit_code = stop.code
+        captured = capsys.readouterr()
+        return exit_code, captured.out, captured.err
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(train_module, tmp_path_factory) -> Path:
+    """The model trained with default hyperparameters on the sample-data folder (in this process:
+    test_a_configured_tracking_uri_is_used_as_it_is runs train.py as a program)."""
+    output_dir = tmp_path_factory.mktemp("training") / "model"
+    with pytest.MonkeyPatch.context() as environment:
+        for name in OUTSIDE_SETTINGS:
+            environment.delenv(name, raising=False)
+        environment.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+        exit_code = train_module.main(
+            ["--data-path", str(SAMPLE_DATA_DIR), "--output-dir", str(output_dir)]
+        )
+    assert exit_code == 0, "training on the sample data failed"
     return output_dir
 
 
@@ -114,3 +170,36 @@ def sample_data_dir() -> Path:
 @pytest.fixture
 def sample_request() -> dict:
     return json.loads(SAMPLE_REQUEST.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def load_component():
+    """load_component(step) -> this model's components/<step>.py, imported."""
+    return load_component_module
+
+
+@pytest.fixture(scope="session")
+def run_pipeline_local() -> ModuleType:
+    return load_module(PROJECT_ROOT / "tools" / "run_pipeline_local.py")
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    exit_code: int
+    output_dir: Path
+
+    def output(self, step: str, name: str) -> Path:
+        return self.output_dir / step / name
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(run_pipeline_local, tmp_path_factory) -> PipelineRun:
+    """The training pipeline run once on the sample data, as `make pipeline-local` runs it."""
+    output_dir = tmp_path_factory.mktemp("pipeline")
+    with pytest.MonkeyPatch.context() as environment:
+        for name in OUTSIDE_SETTINGS:
+            environment.delenv(name, raising=False)
+        for name, value in QUIET_MLFLOW.items():
+            environment.setenv(name, value)
+        exit_code = run_pipeline_local.main([str(PIPELINE_SPEC), "--output-dir", str(output_dir)])
+    return PipelineRun(exit_code, output_dir)

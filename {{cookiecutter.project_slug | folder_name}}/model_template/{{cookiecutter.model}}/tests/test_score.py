@@ -273,34 +273,3 @@ def test_init_names_the_folder_without_exactly_one_model(
     with pytest.raises(FileNotFoundError, match="model.onnx") as error:
         score_module.init()
     assert str(tmp_path) in str(error.value)
-
-
-def serve_local_main(serve_local, model_dir, request_file) -> int:
-    """What `make score-local` runs for this model."""
-    return serve_local.main(
-        ["--entry-script", str(SCORE_SCRIPT), "--model-dir", str(model_dir)]
-        + ["--request", str(request_file)]
-    )
-
-
-def test_serve_local_prints_the_answer_to_a_request(serve_local, trained_model_dir, capsys):
-    exit_code = serve_local_main(serve_local, trained_model_dir, SAMPLE_REQUEST)
-    assert exit_code == 0
-    answer = json.loads(capsys.readouterr().out)
-    assert len(answer["predictions"]) == len(json.loads(SAMPLE_REQUEST.read_text())["data"])
-
-
-def test_serve_local_fails_on_a_non_200_answer(serve_local, trained_model_dir, tmp_path, capsys):
-    request_file = tmp_path / "request.json"
-    request_file.write_text('{"data": []}', encoding="utf-8")
-    exit_code = serve_local_main(serve_local, trained_model_dir, request_file)
-    output = capsys.readouterr()
-    assert exit_code == 1
-    assert '"data" is empty' in json.loads(output.out)["error"]
-    assert "HTTP 400" in output.err
-
-
-def test_a_server_that_cannot_start_reports_its_output(serve_local, tmp_path):
-    with pytest.raises(serve_local.ServerError, match="no model.onnx in"):
-        with serve_local.running_server(tmp_path, entry_script=SCORE_SCRIPT):
-            pass

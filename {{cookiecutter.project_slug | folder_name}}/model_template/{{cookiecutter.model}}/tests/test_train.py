@@ -142,7 +142,7 @@ def test_parameters_and_metrics_are_logged_to_mlflow(trained_model_dir):
 
 
 def test_training_twice_into_one_folder_from_several_csvs_and_from_one(
-    run_train, sample_data_dir, tmp_path
+    train_here, sample_data_dir, tmp_path
 ):
     lines = (sample_data_dir / "customers.csv").read_text(encoding="utf-8").splitlines()
     split_dir = tmp_path / "split-data"
@@ -155,11 +155,11 @@ def test_training_twice_into_one_folder_from_several_csvs_and_from_one(
     work_dir.mkdir()
 
     for data_path in (split_dir, sample_data_dir / "customers.csv"):
-        result = run_train(
+        exit_code, out, err = train_here(
             "--data-path", data_path, "--output-dir", output_dir, "--n-estimators", 20, cwd=work_dir
         )
-        assert result.returncode == 0, result.stderr
-        assert "trained on 800 rows, evaluated on 200" in result.stdout
+        assert exit_code == 0, err
+        assert "trained on 800 rows, evaluated on 200" in out
 
     assert sorted(path.name for path in output_dir.iterdir()) == [
         "metrics.json",
@@ -224,20 +224,24 @@ BAD_DATA = {
 
 
 @pytest.mark.parametrize(("make_data_path", "expected"), BAD_DATA.values(), ids=BAD_DATA.keys())
-def test_bad_data_exits_2_with_one_clear_line(run_train, tmp_path, make_data_path, expected):
+def test_bad_data_exits_2_with_one_clear_line(train_here, tmp_path, make_data_path, expected):
     data_path = make_data_path(tmp_path)
     output_dir = tmp_path / "model"
-    result = run_train("--data-path", data_path, "--output-dir", output_dir, cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ")
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    exit_code, _, err = train_here(
+        "--data-path", data_path, "--output-dir", output_dir, cwd=tmp_path
+    )
+    assert exit_code == 2
+    assert err.startswith("error: ")
+    assert len(err.strip().splitlines()) == 1, err
     for fragment in expected:
-        assert fragment in result.stderr
+        assert fragment in err
     assert not output_dir.exists(), "bad input must change nothing"
 
 
-def test_a_bad_hyperparameter_is_refused(run_train, sample_data_dir, tmp_path):
-    result = run_train("--data-path", sample_data_dir, "--test-size", "1.5", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "--test-size" in result.stderr
-    assert "must be between 0 and 1" in result.stderr
+def test_a_bad_hyperparameter_is_refused(train_here, sample_data_dir, tmp_path):
+    exit_code, _, err = train_here(
+        "--data-path", sample_data_dir, "--test-size", "1.5", cwd=tmp_path
+    )
+    assert exit_code == 2
+    assert "--test-size" in err
+    assert "must be between 0 and 1" in err
