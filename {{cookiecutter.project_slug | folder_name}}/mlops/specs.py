@@ -52,16 +52,36 @@ class Problem:
         return f"{self.file}: {self.field}: {self.message}"
 
 
+# Where azure-ai-ml decides whether to warn that a class is experimental; its own decision,
+# kept for --verbose.
+EXPERIMENTAL_MODULE = "azure.ai.ml._utils._experimental"
+SDK_CHECKS: dict[str, Any] = {}
+
+
 def import_azure_ml() -> Any:
     """azure-ai-ml, imported on first use (it takes a second), its logging set to our verbosity.
 
     On import it gives its own logger an INFO handler, which would print a warning about its
-    experimental classes on every spec loaded.
+    experimental classes on every spec loaded. Unless verbose, those warnings are not shown, and
+    neither is the decision to show them made: azure-ai-ml makes it by walking the call stack with
+    inspect.stack(), which reads the source of every frame, each time such a class is built (a
+    fifth of a second for a pipeline spec).
     """
     import azure.ai.ml
 
-    logging.getLogger("azure.ai.ml").setLevel(logging.INFO if is_verbose() else logging.ERROR)
+    verbose = is_verbose()
+    logging.getLogger("azure.ai.ml").setLevel(logging.INFO if verbose else logging.ERROR)
+    experimental = importlib.import_module(EXPERIMENTAL_MODULE)
+    sdk_check = SDK_CHECKS.setdefault(
+        "experimental", getattr(experimental, "_should_skip_warning", None)
+    )
+    if callable(sdk_check):
+        experimental._should_skip_warning = sdk_check if verbose else skip_warning
     return azure.ai.ml
+
+
+def skip_warning() -> bool:
+    return True
 
 
 def is_local_path(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops import specs
+from mlops.output import configure_logging
 from mlops.specs import error_fields, find_specs, kind_of_file
 from tests.job_specs import spec_name, write_sweep
 from tests.spec_files import edit, problem_lines
@@ -409,3 +412,18 @@ def test_a_pinned_package_passes(mlops, project, paths, entry):
     edit(paths.train_conda, lambda conda: conda["dependencies"][-1]["pip"].append(entry))
 
     assert mlops("validate", paths.environment).exit_code == 0
+
+
+def test_the_sdks_experimental_warnings_are_decided_only_when_shown():
+    """azure-ai-ml walks the whole call stack to decide whether to warn of an experimental class:
+    mlops skips it unless --verbose shows the SDK's log."""
+    experimental = importlib.import_module(specs.EXPERIMENTAL_MODULE)
+    try:
+        configure_logging(verbose=True)
+        specs.import_azure_ml()
+        assert experimental._should_skip_warning is specs.SDK_CHECKS["experimental"]
+        configure_logging(verbose=False)
+        specs.import_azure_ml()
+        assert experimental._should_skip_warning is specs.skip_warning
+    finally:
+        configure_logging(verbose=False)
