@@ -104,13 +104,17 @@ SHARED_FILES = frozenset(
     mlops/__main__.py
     mlops/apply.py
     mlops/batch.py
+    mlops/catalog.py
     mlops/cli.py
     mlops/deploy.py
     mlops/doctor.py
     mlops/errors.py
+    mlops/expressions.py
     mlops/gate.py
     mlops/invoke.py
     mlops/kinds.py
+    mlops/limits.py
+    mlops/links.py
     mlops/metadata.py
     mlops/models.py
     mlops/naming.py
@@ -118,6 +122,7 @@ SHARED_FILES = frozenset(
     mlops/payloads.py
     mlops/register.py
     mlops/rollout.py
+    mlops/scripts.py
     mlops/specs.py
     mlops/train.py
     mlops/validate.py
@@ -176,17 +181,22 @@ SHARED_FILES = frozenset(
     tests/azure_responses/workspace/get.json
     tests/azure_responses/workspace/unauthorized.json
     tests/conftest.py
+    tests/job_specs.py
     tests/live/steps.py
     tests/live/test_workspace_flow.py
     tests/scripted_azure.py
+    tests/spec_files.py
     tests/test_apply.py
     tests/test_bench_score.py
     tests/test_console_script.py
     tests/test_dry_run.py
     tests/test_errors.py
+    tests/test_expressions.py
     tests/test_gate_and_metadata.py
     tests/test_jobs.py
     tests/test_kinds.py
+    tests/test_limits.py
+    tests/test_links.py
     tests/test_models_cli.py
     tests/test_live_steps.py
     tests/test_output.py
@@ -197,6 +207,7 @@ SHARED_FILES = frozenset(
     tests/test_validate.py
     tests/test_workspace.py
     tools/bench_score.py
+    tools/bench_validate.py
     tools/noop_score.py
     tools/run_pipeline_local.py
     tools/serve_local.py

@@ -102,25 +102,33 @@ def main(verbose: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option("--strict", is_flag=True, help="Fail on warnings too (an input no command uses).")
+def validate(paths: tuple[Path, ...], strict: bool) -> None:
     """Check Azure ML specs offline (default: every spec in the project).
 
-    Each YAML file with a $schema line is loaded with azure-ai-ml; the conda files and local paths
-    it names must exist and parse. Prints one line per problem (file: field: message).
+    Each YAML file with a $schema line is loaded with azure-ai-ml, then checked for what Azure ML
+    would refuse: names, links to other specs, ${...} expressions, the scripts its commands run,
+    documented limits, the local files and conda files it names. Prints one line per problem
+    (file: field: message); warnings go to stderr and fail only with --strict.
     """
     from mlops.validate import validate as run_validation
 
-    report = run_validation(list(paths) or [project_root()])
-    for problem in report.problems:
+    root = project_root()
+    report = run_validation(list(paths) or [root], root)
+    problems = report.problems + (report.warnings if strict else [])
+    for problem in problems:
         emit(str(problem))
+    for warning in [] if strict else report.warnings:
+        say(f"warning: {warning}")
     checked = f"{report.specs} specs, {len(report.conda_files)} conda files"
-    if report.problems:
-        say(f"mlops: {len(report.problems)} problems in {checked}")
+    if problems:
+        say(f"mlops: {len(problems)} problems in {checked}")
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
     if report.specs == 0:
         say("mlops: no Azure ML specs found (YAML files with a $schema line)")
         raise click.exceptions.Exit(EXIT_BAD_INPUT)
-    say(f"checked {checked}: no problems")
+    warned = f", {len(report.warnings)} warnings" if report.warnings else ""
+    say(f"checked {checked}: no problems{warned}")
 
 
 @main.command()

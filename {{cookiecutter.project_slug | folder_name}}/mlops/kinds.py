@@ -2,7 +2,8 @@
 
 Adding a kind is one entry in KINDS (docs/adding-an-asset-kind.md); tests/test_kinds.py checks
 that every entry has all it needs: its loaders exist in azure-ai-ml, its MLClient operations and
-its dry-run request builder exist, its naming rules are rules of mlops.naming.
+its dry-run request builder exist, its naming rules are rules of mlops.naming, its links name kinds.
+The documented limits of its fields are in mlops.limits.
 
 References to code are by name, resolved when used, so that this table imports nothing.
 """
@@ -16,6 +17,48 @@ from dataclasses import dataclass, field
 LOADERS_MODULE = "azure.ai.ml.entities._load_functions"
 ENDPOINT_NAMES = {"name": "endpoint"}
 DEPLOYMENT_NAMES = {"name": "endpoint", "endpoint_name": "endpoint"}
+# Where a job or component declares inputs and outputs that ${...} expressions refer to: the spec
+# itself and each step of a pipeline (whose parent is the spec).
+JOB_SCOPES = ("", "jobs.*")
+# Where a job or component has a `command` run in the `code` folder beside it.
+JOB_COMMANDS = ("", "trial", "jobs.*")
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a spec field names: a spec of one of ``kinds`` in this project, an asset of an Azure ML
+    registry (``azureml://registries/...``), one of ``builtin`` (names or ``*`` patterns) that
+    always exist, or an asset declared external in pyproject.toml.
+
+    A value starting with ``azureml:`` is a name (a ``:version`` or ``@label`` after it aside).
+    Without it, a value is a name when ``bare_names``; a spec file when ``spec_files``; otherwise
+    a local path, which the path checks of mlops.validate look at.
+    """
+
+    kinds: tuple[str, ...]
+    bare_names: bool = False
+    spec_files: bool = False
+    builtin: tuple[str, ...] = ()
+
+
+COMPUTE = Link(("compute",), bare_names=True, builtin=("local", "serverless"))
+# Curated environments: AzureML-sklearn-1.5, AzureML-pytorch-2.2-cuda12, ...
+ENVIRONMENT = Link(("environment",), builtin=("AzureML-*",))
+# azureml:<name>@latest of an input: a data asset, or a model for model-typed inputs.
+ASSET = Link(("data", "model"))
+MODEL = Link(("model",))
+COMPONENT = Link(("component",), spec_files=True)
+JOB_LINKS = {
+    "compute": COMPUTE,
+    "environment": ENVIRONMENT,
+    "inputs.*.path": ASSET,
+    "trial.environment": ENVIRONMENT,
+    "settings.default_compute": COMPUTE,
+    "jobs.*.compute": COMPUTE,
+    "jobs.*.environment": ENVIRONMENT,
+    "jobs.*.component": COMPONENT,
+    "jobs.*.inputs.*.path": ASSET,
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +72,11 @@ class Kind:
     ``begin_create_or_update``, waited for. Otherwise ``command`` names the mlops command that
     handles it, or ``hint`` says what to use. ``request_builder``: the function of mlops.payloads
     that shows it in a dry run. ``named_fields``: spec field -> rule of mlops.naming.
+    ``links``: spec field (dotted, ``*`` for any key) -> the Link saying what it names.
+    ``scopes``: the fields (as in ``links``; ``""`` the spec itself) that declare ``inputs`` and
+    ``outputs`` for the ``${...}`` expressions within them; a scope below another is a pipeline
+    step, whose ``parent`` is the scope above. ``commands``: the fields (as in ``scopes``) that
+    hold a ``command`` run in the ``code`` folder beside it.
     """
 
     name: str
@@ -41,6 +89,9 @@ class Kind:
     hint: str | None = None
     request_builder: str | None = None
     named_fields: Mapping[str, str] = field(default_factory=dict)
+    links: Mapping[str, Link] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
     keeps_live_traffic: bool = False
 
     def elsewhere(self) -> str:
@@ -130,6 +181,13 @@ KINDS = (
         command="deploy-batch",
         request_builder="batch_deployment_requests",
         named_fields=DEPLOYMENT_NAMES,
+        links={
+            "endpoint_name": Link(("batch_endpoint",), bare_names=True),
+            "model": MODEL,
+            "environment": ENVIRONMENT,
+            "compute": COMPUTE,
+            "component": COMPONENT,
+        },
     ),
     Kind(
         name="job",
@@ -144,6 +202,9 @@ KINDS = (
         command="train",
         request_builder="job_requests",
         named_fields={"name": "asset", "experiment_name": "experiment"},
+        links=JOB_LINKS,
+        scopes=JOB_SCOPES,
+        commands=JOB_COMMANDS,
     ),
     Kind(
         name="online_deployment",
@@ -156,6 +217,11 @@ KINDS = (
         command="deploy",
         request_builder="online_deployment_requests",
         named_fields=DEPLOYMENT_NAMES,
+        links={
+            "endpoint_name": Link(("online_endpoint",), bare_names=True),
+            "model": MODEL,
+            "environment": ENVIRONMENT,
+        },
     ),
     Kind(
         name="workspace",
@@ -173,6 +239,9 @@ KINDS = (
         },
         versioned=True,
         hint="mlops does not create components yet: `az ml component create --file` does",
+        links=JOB_LINKS,
+        scopes=JOB_SCOPES,
+        commands=JOB_COMMANDS,
     ),
     Kind(
         name="datastore",
@@ -193,6 +262,7 @@ KINDS = (
         applied=True,
         request_builder="schedule_requests",
         named_fields={"name": "asset"},
+        links={"create_job": Link(("job",), spec_files=True)},
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

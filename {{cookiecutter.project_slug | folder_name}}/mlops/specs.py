@@ -25,6 +25,9 @@ SCHEMA_URL = re.compile(
 )
 
 YAML_SUFFIXES = (".yml", ".yaml")
+# libyaml's parser where PyYAML has it (ten times faster); the same Python constructors, so the
+# same documents. Its error messages differ: a document it refuses is parsed again for those.
+FAST_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 TEMPLATE_MARKER = "cookiecutter.json"
 SKIPPED_DIRECTORIES = {"node_modules", "__pycache__", "venv", "site-packages", "build", "dist"}
 # Leaves of a marshmallow error tree that are wrappers, not fields.
@@ -52,16 +55,36 @@ class Problem:
         return f"{self.file}: {self.field}: {self.message}"
 
 
+# Where azure-ai-ml decides whether to warn that a class is experimental; its own decision,
+# kept for --verbose.
+EXPERIMENTAL_MODULE = "azure.ai.ml._utils._experimental"
+SDK_CHECKS: dict[str, Any] = {}
+
+
 def import_azure_ml() -> Any:
     """azure-ai-ml, imported on first use (it takes a second), its logging set to our verbosity.
 
     On import it gives its own logger an INFO handler, which would print a warning about its
-    experimental classes on every spec loaded.
+    experimental classes on every spec loaded. Unless verbose, those warnings are not shown, and
+    neither is the decision to show them made: azure-ai-ml makes it by walking the call stack with
+    inspect.stack(), which reads the source of every frame, each time such a class is built (a
+    fifth of a second for a pipeline spec).
     """
     import azure.ai.ml
 
-    logging.getLogger("azure.ai.ml").setLevel(logging.INFO if is_verbose() else logging.ERROR)
+    verbose = is_verbose()
+    logging.getLogger("azure.ai.ml").setLevel(logging.INFO if verbose else logging.ERROR)
+    experimental = importlib.import_module(EXPERIMENTAL_MODULE)
+    sdk_check = SDK_CHECKS.setdefault(
+        "experimental", getattr(experimental, "_should_skip_warning", None)
+    )
+    if callable(sdk_check):
+        experimental._should_skip_warning = sdk_check if verbose else skip_warning
     return azure.ai.ml
+
+
+def skip_warning() -> bool:
+    return True
 
 
 def is_local_path(value: Any) -> bool:
@@ -150,12 +173,31 @@ def parse_yaml(path: Path) -> tuple[Any, Problem | None]:
     except (OSError, UnicodeDecodeError) as exc:
         return None, Problem(display_path(path), "file", f"cannot be read: {exc}")
     try:
+        return yaml.load(text, Loader=FAST_YAML_LOADER), None  # noqa: S506 (a safe loader)
+    except yaml.YAMLError:
+        pass
+    try:
         return yaml.safe_load(text), None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return None, Problem(display_path(path), where, f"not valid YAML: {reason}")
+
+
+def values_at(node: Any, pattern: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(field, value) of each value of ``node`` at the dotted ``pattern``, ``*`` matching any key
+    of a mapping; ``""`` is ``node`` itself. Missing fields yield nothing."""
+    if not pattern:
+        yield prefix, node
+        return
+    head, _, rest = pattern.partition(".")
+    if not isinstance(node, dict):
+        return
+    keys = [key for key in node if isinstance(key, str)] if head == "*" else [head]
+    for key in keys:
+        if key in node:
+            yield from values_at(node[key], rest, f"{prefix}.{key}" if prefix else key)
 
 
 def loader(name: str) -> Any:

@@ -1,9 +1,14 @@
-"""``mlops validate``: offline checks of Azure ML specs, their conda files and local paths."""
+"""``mlops validate``: offline checks of Azure ML specs, what they name and what Azure ML accepts.
+
+Each spec is loaded with azure-ai-ml (its shape), then checked for what the loader leaves to the
+service: names (mlops.naming), links to other specs (mlops.links), ``${...}`` expressions
+(mlops.expressions), the scripts its commands run (mlops.scripts), documented limits
+(mlops.limits), the local files it names and its conda files.
+"""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,18 +19,26 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mlops import specs
+from mlops.catalog import PYPROJECT, Catalog, Spec, catalog_of
+from mlops.expressions import check_expressions
 from mlops.kinds import Kind
+from mlops.limits import check_limits
+from mlops.links import check_links
 from mlops.naming import name_problem
+from mlops.scripts import check_scripts
 from mlops.specs import Problem, display_path
 
 # Fields whose string value names a local file or folder, relative to the spec.
-PATH_FIELDS = {"code", "conda_file", "path", "component"}
+PATH_FIELDS = {"code", "conda_file", "path", "component", "create_job"}
+# Of these, the ones naming a spec file (a YAML file), when they name a local one at all.
+SPEC_FILE_FIELDS = {"component", "create_job"}
 # What trains and exports a model (scikit-learn ... onnx) and what serves its model.onnx
 # (onnxruntime, numpy): pinned alike in pyproject.toml (local training and tests) and in every
 # conda file that lists them (training and scoring in Azure ML). Dependabot bumps only
 # pyproject.toml.
 MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib", "skl2onnx", "onnx", "onnxruntime", "numpy")
-PYPROJECT = "pyproject.toml"
+# The conda package that installs a conda file's `pip:` list: the tool, not what the code runs on.
+UNPINNED_TOOLS = ("pip",)
 # A conda (not pip) dependency: [channel::]name, then "=V", "==V" or " V" (and a build) for a pin.
 CONDA_PACKAGE = re.compile(r"(?:[\w.-]+::)?(?P<name>[A-Za-z0-9_.-]+)\s*(?P<spec>.*)")
 CONDA_EXACT = re.compile(r"(?:==?)?\s*(?P<version>[^=\s,|<>!*]+)(?:[=\s]\S*)?")
@@ -33,24 +46,31 @@ CONDA_EXACT = re.compile(r"(?:==?)?\s*(?P<version>[^=\s,|<>!*]+)(?:[=\s]\S*)?")
 
 @dataclass
 class Report:
+    catalog: Catalog
     problems: list[Problem] = field(default_factory=list)
+    # What does not stop a submission but deserves a look (an input no command uses).
+    warnings: list[Problem] = field(default_factory=list)
     specs: int = 0
     conda_files: set[Path] = field(default_factory=set)
     # pyproject.toml -> the versions it pins for MODEL_PACKAGES
     project_pins: dict[Path, dict[str, str]] = field(default_factory=dict)
 
 
-def validate(paths: Iterable[Path]) -> Report:
-    report = Report()
-    for spec in specs.find_specs(list(paths)):
+def validate(paths: Iterable[Path], root: Path) -> Report:
+    """Check the specs of ``paths`` (files, or the specs below folders) of the project in
+    ``root``, whose every spec they may link to."""
+    found = specs.find_specs(list(paths))
+    report = Report(catalog_of(root, found))
+    for path in found:
         report.specs += 1
-        report.problems.extend(check_spec(spec, report))
+        report.problems.extend(check_spec(path, report))
+    report.problems.extend(report.catalog.problems)
     return report
 
 
 def check_spec(path: Path, report: Report) -> list[Problem]:
     shown = display_path(path)
-    document, problem = specs.parse_yaml(path)
+    document, problem = report.catalog.document(path)
     if problem is not None:
         return [problem]
     if not isinstance(document, dict):
@@ -58,11 +78,11 @@ def check_spec(path: Path, report: Report) -> list[Problem]:
     url = document.get("$schema")
     if not isinstance(url, str):
         return [Problem(shown, "$schema", "missing; an Azure ML spec starts with its $schema line")]
-    kind = specs.kind_of_schema(url)
-    if kind is None:
+    spec = report.catalog.spec_at(path)
+    if spec is None:
         return [Problem(shown, "$schema", f"not an Azure ML schema this tool knows: {url}")]
 
-    problems = list(check_names(shown, kind, document))
+    problems = list(check_names(shown, spec.kind, document))
     missing_paths: set[Path] = set()
     base = path.resolve().parent
     for field_name, value, referenced in local_references(document, base):
@@ -77,15 +97,28 @@ def check_spec(path: Path, report: Report) -> list[Problem]:
     for field_name, conda in inline_conda_files(document):
         conda_problems = check_conda_document(shown, field_name, conda)
         if not conda_problems:
-            conda_problems = check_model_pins(shown, field_name, conda, base, report)
+            conda_problems = check_pins(shown, field_name, conda, base, report)
         problems.extend(conda_problems)
+    problems.extend(check_meaning(spec, report))
 
     problem_fields = {problem.field for problem in problems}
-    _, loader_problems = specs.try_load(path, kind)
+    _, loader_problems = specs.try_load(path, spec.kind)
     for loader_problem in loader_problems:
         mentions_missing = any(str(missing) in loader_problem.message for missing in missing_paths)
         if loader_problem.field not in problem_fields and not mentions_missing:
             problems.append(loader_problem)
+    return problems
+
+
+def check_meaning(spec: Spec, report: Report) -> list[Problem]:
+    """What the loader leaves to the service: links, expressions, scripts, limits; warnings go to
+    the report."""
+    problems = list(check_links(spec, report.catalog))
+    for check in (check_expressions, check_limits):
+        found, warnings = check(spec, report.catalog)
+        problems.extend(found)
+        report.warnings.extend(warnings)
+    problems.extend(check_scripts(spec))
     return problems
 
 
@@ -111,7 +144,7 @@ def local_references(node: Any, base: Path, prefix: str = "") -> Iterator[tuple[
         if key == "outputs":
             continue  # output paths name where results go, not files to upload
         if key in PATH_FIELDS and isinstance(value, str) and specs.is_local_path(value):
-            if key == "component" and not value.endswith(specs.YAML_SUFFIXES):
+            if key in SPEC_FILE_FIELDS and not value.endswith(specs.YAML_SUFFIXES):
                 continue
             yield field_name, value, (base / value).resolve()
             code = node.get("scoring_script") if key == "code" else None
@@ -136,11 +169,11 @@ def inline_conda_files(node: Any, prefix: str = "") -> Iterator[tuple[str, Any]]
 
 
 def check_conda_file(path: Path, report: Report) -> list[Problem]:
-    document, problem = specs.parse_yaml(path)
+    document, problem = report.catalog.document(path)
     if problem is not None:
         return [problem]
     shown = display_path(path)
-    return check_conda_document(shown, "", document) or check_model_pins(
+    return check_conda_document(shown, "", document) or check_pins(
         shown, "", document, path.parent, report
     )
 
@@ -180,7 +213,8 @@ def find_pyproject(folder: Path) -> Path | None:
 
 
 def exact_pin(line: Any) -> tuple[str | None, str | None]:
-    """(canonical name, version) of a pip requirement; the version only for a single ``==`` pin.
+    """(canonical name, version) of a pip requirement: the version of a single ``==`` (or
+    ``===``) pin of one version, the URL of a direct reference, else None.
 
     (None, None) for what is not a requirement: pip options (``-r``, ``--index-url``), bare URLs.
     """
@@ -190,9 +224,16 @@ def exact_pin(line: Any) -> tuple[str | None, str | None]:
         requirement = Requirement(line)
     except InvalidRequirement:
         return None, None
+    name = canonicalize_name(requirement.name)
+    if requirement.url:
+        return name, requirement.url
     specifiers = list(requirement.specifier)
-    exact = len(specifiers) == 1 and specifiers[0].operator == "=="
-    return canonicalize_name(requirement.name), specifiers[0].version if exact else None
+    exact = (
+        len(specifiers) == 1
+        and specifiers[0].operator in ("==", "===")
+        and "*" not in specifiers[0].version
+    )
+    return name, specifiers[0].version if exact else None
 
 
 def conda_pin(entry: str) -> tuple[str | None, str | None]:
@@ -204,19 +245,12 @@ def conda_pin(entry: str) -> tuple[str | None, str | None]:
     return canonicalize_name(match["name"]), exact["version"] if exact else None
 
 
-def project_pins(pyproject: Path, report: Report) -> tuple[dict[str, str], list[Problem]]:
-    """The ``==`` versions pyproject.toml gives MODEL_PACKAGES (dependencies, then extras).
-
-    Read once per validation; a pyproject.toml that does not parse is reported the first time.
-    """
+def project_pins(pyproject: Path, report: Report) -> dict[str, str]:
+    """The ``==`` versions pyproject.toml gives MODEL_PACKAGES (dependencies, then extras)."""
     if pyproject in report.project_pins:
-        return report.project_pins[pyproject], []
+        return report.project_pins[pyproject]
     report.project_pins[pyproject] = pins = {}
-    try:
-        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return pins, [Problem(display_path(pyproject), "file", f"not valid TOML: {exc}")]
-    project = document.get("project") if isinstance(document, dict) else None
+    project = report.catalog.toml(pyproject).get("project")
     project = project if isinstance(project, dict) else {}
     lines = list(project.get("dependencies") or [])
     extras = project.get("optional-dependencies") or {}
@@ -226,7 +260,7 @@ def project_pins(pyproject: Path, report: Report) -> tuple[dict[str, str], list[
         name, version = exact_pin(line)
         if name in MODEL_PACKAGES and version and name not in pins:
             pins[name] = version
-    return pins, []
+    return pins
 
 
 def same_version(found: str | None, pinned: str) -> bool:
@@ -238,22 +272,27 @@ def same_version(found: str | None, pinned: str) -> bool:
         return found == pinned
 
 
-def check_model_pins(
+def check_pins(
     shown: str, prefix: str, document: dict, folder: Path, report: Report
 ) -> list[Problem]:
-    """Each of MODEL_PACKAGES a conda file lists has the version pyproject.toml pins."""
+    """Every package of a conda file is pinned to one version, and each of MODEL_PACKAGES to
+    the version pyproject.toml pins."""
     pyproject = find_pyproject(folder)
-    if pyproject is None:
-        return []
-    pins, problems = project_pins(pyproject, report)
+    pins = project_pins(pyproject, report) if pyproject is not None else {}
     where = f"{prefix}." if prefix else ""
+    problems = []
     for entry in document["dependencies"]:
         if isinstance(entry, dict):
-            listed = [(f"{where}dependencies.pip", line, exact_pin(line)) for line in entry["pip"]]
+            pip_field = f"{where}dependencies.pip"
+            listed = [(pip_field, line, "==", exact_pin(line)) for line in entry["pip"]]
         else:
-            listed = [(f"{where}dependencies", entry, conda_pin(entry))]
-        for field_name, line, (name, version) in listed:
+            listed = [(f"{where}dependencies", entry, "=", conda_pin(entry))]
+        for field_name, line, operator, (name, version) in listed:
             if name in pins and not same_version(version, pins[name]):
                 message = f"{line.strip()} but {display_path(pyproject)} pins {pins[name]}"
-                problems.append(Problem(shown, field_name, message))
+            elif name is not None and version is None and name not in UNPINNED_TOOLS:
+                message = f"{line.strip()} is not pinned to one version ({name}{operator}<version>)"
+            else:
+                continue
+            problems.append(Problem(shown, field_name, message))
     return problems

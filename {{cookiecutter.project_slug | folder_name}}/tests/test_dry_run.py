@@ -120,19 +120,20 @@ name: churn-batch-x1
 description: Scores files of customers in bulk
 auth_mode: aad_token
 """
+# The project's model and cluster: validate resolves what a spec names.
 BATCH_DEPLOYMENT = """\
 $schema: https://azuremlschemas.azureedge.net/latest/modelBatchDeployment.schema.json
 name: nightly
 endpoint_name: churn-batch-x1
 type: model
-model: azureml:customer-churn-model:3
+model: azureml:{model}:3
 code_configuration:
   code: ..
   scoring_script: score.py
 environment:
   image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
   conda_file: ../aml_config/inference-conda.yml
-compute: azureml:cpu-cluster
+compute: azureml:{compute}
 resources:
   instance_count: 2
 settings:
@@ -147,7 +148,9 @@ def test_apply_batch_endpoint_and_deploy_batch_for_its_deployment(mlops, dry_run
     folder = paths.deployment.parent
     endpoint_spec, deployment_spec = folder / "batch-endpoint.yml", folder / "batch-deployment.yml"
     endpoint_spec.write_text(BATCH_ENDPOINT, encoding="utf-8")
-    deployment_spec.write_text(BATCH_DEPLOYMENT, encoding="utf-8")
+    compute = load(paths.compute)["name"]
+    batch_deployment = BATCH_DEPLOYMENT.format(model=DEPLOYED_MODEL, compute=compute)
+    deployment_spec.write_text(batch_deployment, encoding="utf-8")
     assert mlops("validate").exit_code == 0
 
     (endpoint,) = dry_run("apply", endpoint_spec)["requests"]
@@ -177,10 +180,10 @@ def test_apply_batch_endpoint_and_deploy_batch_for_its_deployment(mlops, dry_run
     properties = deployment["body"]["properties"]
     assert properties["environmentId"] == f"{WORKSPACE}/{environment['resource']}"
     assert properties["model"] == {
-        "assetId": f"{WORKSPACE}/models/customer-churn-model/versions/3",
+        "assetId": f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/3",
         "referenceType": "Id",
     }
-    assert properties["compute"] == f"{WORKSPACE}/computes/cpu-cluster"
+    assert properties["compute"] == f"{WORKSPACE}/computes/{compute}"
     assert properties["resources"]["instanceCount"] == 2
     assert (properties["miniBatchSize"], properties["maxConcurrencyPerInstance"]) == (10, 2)
     assert (properties["outputAction"], properties["outputFileName"]) == (

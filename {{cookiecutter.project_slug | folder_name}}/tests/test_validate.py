@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mlops import specs
+from mlops.output import configure_logging
 from mlops.specs import error_fields, find_specs, kind_of_file
+from tests.job_specs import spec_name, write_sweep
+from tests.spec_files import edit, problem_lines
 
 # The command components of each model's training pipeline (models/<name>/components/).
 PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
-
-
-def edit(path: Path, change) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(document)
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
 
 
 def model_folders(root: Path) -> list[str]:
@@ -39,10 +39,6 @@ DEPLOYMENT_SPEC_KINDS = {
 
 def conda_files(root: Path) -> list[Path]:
     return sorted(root.glob("models/*/aml_config/*-conda.yml"))
-
-
-def problem_lines(result) -> list[str]:
-    return [line for line in result.stdout.splitlines() if line.strip()]
 
 
 def test_generated_project_is_valid(mlops, project, paths):
@@ -200,7 +196,7 @@ def test_unparsable_conda_file_is_a_problem(mlops, project, paths):
 
 def test_several_problems_give_one_line_each(mlops, project, paths):
     edit(paths.train, lambda spec: spec.update(epochs=5))
-    edit(paths.endpoint, lambda spec: spec.update(name="x"))
+    edit(paths.endpoint, lambda spec: spec.update(auth_mode="password"))
     edit(paths.environment, lambda spec: spec.update(conda_file="missing.yml"))
 
     result = mlops("validate")
@@ -324,3 +320,131 @@ def test_an_unpinned_or_conda_listed_model_package_is_reported(mlops, project, p
         f"{paths.train_conda.as_posix()}: dependencies.pip: pandas>=2 but pyproject.toml pins "
         f"{pinned}",
     ]
+
+
+def test_a_project_with_a_model_added_is_valid(mlops, project, paths):
+    models = model_folders(project)
+    shutil.copytree(paths.root / "model_template", project / "model_template")
+    assert mlops("add-model", "added-model").exit_code == 0
+
+    result = mlops("validate", "--strict")
+
+    assert result.exit_code == 0, result.output
+    assert model_folders(project) == sorted([*models, "models/added-model"])
+
+
+# The scripts a command runs are in its code folder (mlops/scripts.py).
+
+
+def set_command(command: str):
+    return lambda spec: spec.update(command=command)
+
+
+MISSING_SCRIPTS = {
+    "script": ("python trian.py --data-path x", "trian.py does not exist in the code folder"),
+    "script after options": ("python -u -W ignore trian.py", "trian.py does not exist"),
+    "module of the code folder": (
+        "python -m tests.no_such_test",
+        "module tests.no_such_test does not exist in the code folder",
+    ),
+    "script after cd": ("cd tests && python train.py", "train.py does not exist"),
+    "shell script": ("bash run.sh", "run.sh does not exist in the code folder"),
+}
+PRESENT_SCRIPTS = {
+    "installed module": "python -m pip --version",
+    "script after cd": "cd tests && python test_train.py",
+    "inline code": "python -c 'print(1)'",
+    "chained commands": "pip list && python3 train.py --help",
+    "line continuation": "python train.py \\\n  --help",
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISSING_SCRIPTS))
+def test_a_script_missing_from_the_code_folder_is_a_problem(mlops, project, paths, case):
+    command, message = MISSING_SCRIPTS[case]
+    edit(paths.train, set_command(command))
+
+    result = mlops("validate", paths.train)
+
+    assert result.exit_code == 2
+    assert any(
+        line.startswith(f"{paths.train.as_posix()}: command: {message}")
+        for line in problem_lines(result)
+    ), result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(PRESENT_SCRIPTS))
+def test_a_script_the_command_finds_passes(mlops, project, paths, case):
+    edit(paths.train, set_command(PRESENT_SCRIPTS[case]))
+
+    result = mlops("validate", paths.train)
+
+    assert [line for line in problem_lines(result) if ": command: " in line] == []
+
+
+def test_a_script_missing_from_a_sweep_trial_is_a_problem(mlops, project, paths):
+    def rename(sweep: dict) -> None:
+        sweep["trial"]["command"] = sweep["trial"]["command"].replace("train.py", "fit.py")
+
+    spec = write_sweep(spec_name(paths.compute), spec_name(paths.data), rename)
+
+    result = mlops("validate", spec)
+
+    assert any(
+        line.startswith(f"{spec.as_posix()}: trial.command: fit.py does not exist")
+        for line in problem_lines(result)
+    ), result.stdout
+
+
+# Every package of a conda file is pinned to one version.
+
+
+@pytest.mark.parametrize(
+    ("entry", "listed_under", "message"),
+    [
+        ("requests>=2", "pip", "requests>=2 is not pinned to one version (requests==<version>)"),
+        (
+            "requests==2.*",
+            "pip",
+            "requests==2.* is not pinned to one version (requests==<version>)",
+        ),
+        ("libgomp", "conda", "libgomp is not pinned to one version (libgomp=<version>)"),
+    ],
+)
+def test_an_unpinned_package_is_a_problem(mlops, project, paths, entry, listed_under, message):
+    def add(conda: dict) -> None:
+        if listed_under == "pip":
+            conda["dependencies"][-1]["pip"].append(entry)
+        else:
+            conda["dependencies"].insert(0, entry)
+
+    edit(paths.train_conda, add)
+
+    result = mlops("validate", paths.environment)
+
+    field_name = "dependencies.pip" if listed_under == "pip" else "dependencies"
+    assert problem_lines(result) == [f"{paths.train_conda.as_posix()}: {field_name}: {message}"]
+
+
+@pytest.mark.parametrize(
+    "entry", ["requests==2.32.3", "requests===2.32.3", "requests @ https://example.com/r.whl"]
+)
+def test_a_pinned_package_passes(mlops, project, paths, entry):
+    edit(paths.train_conda, lambda conda: conda["dependencies"][-1]["pip"].append(entry))
+
+    assert mlops("validate", paths.environment).exit_code == 0
+
+
+def test_the_sdks_experimental_warnings_are_decided_only_when_shown():
+    """azure-ai-ml walks the whole call stack to decide whether to warn of an experimental class:
+    mlops skips it unless --verbose shows the SDK's log."""
+    experimental = importlib.import_module(specs.EXPERIMENTAL_MODULE)
+    try:
+        configure_logging(verbose=True)
+        specs.import_azure_ml()
+        assert experimental._should_skip_warning is specs.SDK_CHECKS["experimental"]
+        configure_logging(verbose=False)
+        specs.import_azure_ml()
+        assert experimental._should_skip_warning is specs.skip_warning
+    finally:
+        configure_logging(verbose=False)
