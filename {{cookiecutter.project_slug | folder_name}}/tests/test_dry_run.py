@@ -162,7 +162,7 @@ def test_apply_batch_endpoint_and_deploy_batch_for_its_deployment(mlops, dry_run
         "--deployment",
         deployment_spec,
         "--model",
-        "customer-churn-model:3",
+        f"{DEPLOYED_MODEL}:3",
         "--smoke-input",
         "sample-data",
         "--current-default",
