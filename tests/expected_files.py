@@ -120,6 +120,7 @@ SHARED_FILES = frozenset(
     mlops/naming.py
     mlops/output.py
     mlops/payloads.py
+    mlops/progress.py
     mlops/register.py
     mlops/rollout.py
     mlops/scripts.py
@@ -130,7 +131,9 @@ SHARED_FILES = frozenset(
     tests/azure_flows.py
     tests/azure_responses/README.md
     tests/azure_responses/code/create.json
+    tests/azure_responses/code/existing.json
     tests/azure_responses/code/start-upload.json
+    tests/azure_responses/components/create.json
     tests/azure_responses/compute/create-fails.json
     tests/azure_responses/compute/create.json
     tests/azure_responses/compute/update.json
@@ -145,13 +148,18 @@ SHARED_FILES = frozenset(
     tests/azure_responses/environments/latest.json
     tests/azure_responses/environments/missing.json
     tests/azure_responses/jobs/cancel.json
+    tests/azure_responses/jobs/children.json
     tests/azure_responses/jobs/create.json
     tests/azure_responses/jobs/get-dropped.json
     tests/azure_responses/jobs/get.json
     tests/azure_responses/jobs/missing.json
+    tests/azure_responses/jobs/pipeline-create.json
+    tests/azure_responses/jobs/pipeline-get.json
     tests/azure_responses/jobs/run-details-ctrl-c.json
     tests/azure_responses/jobs/run-details-dropped.json
     tests/azure_responses/jobs/run-details.json
+    tests/azure_responses/jobs/sweep-create.json
+    tests/azure_responses/jobs/sweep-get.json
     tests/azure_responses/jobs/unknown-compute.json
     tests/azure_responses/models/container-missing.json
     tests/azure_responses/models/container.json
@@ -200,6 +208,7 @@ SHARED_FILES = frozenset(
     tests/test_models_cli.py
     tests/test_live_steps.py
     tests/test_output.py
+    tests/test_pipeline_and_sweep_jobs.py
     tests/test_register.py
     tests/test_rollout.py
     tests/test_scripted_azure.py

@@ -77,6 +77,14 @@ SWALLOWED_FAILURE = re.compile(r"\|\|\s*(true|:)(\s|$)")
 ACTION_FILE = ".github/actions/setup/action.yml"
 # Extras of the generated pyproject.toml a CI/CD job may install.
 EXTRAS = {"cli", "ops", "dev"}
+# The training jobs CI/CD offers, the default first, and the spec `make train-remote` submits for
+# each.
+TRAIN_JOB_SPECS = {
+    "pipeline": "train-pipeline.yml",
+    "sweep": "sweep.yml",
+    "command": "train-amlcompute.yml",
+}
+DEFAULT_TRAIN_JOB = "pipeline"
 
 
 def tool(name: str) -> str:
@@ -287,6 +295,10 @@ def test_workflow_triggers(github_project):
     shared = {"aml/**", "mlops/**", "sample-data/**", "pyproject.toml"}
     assert {"models/**"} | shared <= set(train["push"]["paths"])
     assert train["workflow_dispatch"]["inputs"]["model"]["required"] is True
+    job = train["workflow_dispatch"]["inputs"]["job"]
+    assert job["type"] == "choice"
+    assert job["options"] == list(TRAIN_JOB_SPECS)
+    assert job["default"] == DEFAULT_TRAIN_JOB
 
     deploy = flows["deploy.yml"]["on"]
     assert set(deploy) == {"workflow_call", "workflow_dispatch"}
@@ -447,6 +459,8 @@ def test_training_runs_after_ci_per_model_signs_in_again_and_hands_over_to_deplo
         "cancel-in-progress": False,
     }
     assert train["env"]["MODEL"] == "${{ matrix.model }}"
+    # A push has no inputs: it trains through the pipeline.
+    assert train["env"]["TRAIN_JOB"] == f"${{{{ inputs.job || '{DEFAULT_TRAIN_JOB}' }}}}"
 
     steps = train["steps"]
     logins = step_index(steps, uses_action("azure/login"))
@@ -456,9 +470,11 @@ def test_training_runs_after_ci_per_model_signs_in_again_and_hands_over_to_deplo
     assert logins[0] < apply < train_step < register
     assert any(train_step < login < register for login in logins), "no new sign-in after training"
     assert all("if" not in steps[i] for i in logins), "a sign-in must not be skipped"
-    for index in (apply, train_step, register):
+    for index in (apply, register):
         (call,) = make_calls(steps[index]["run"], {})
         assert call[1:] == ["MODEL=$MODEL"], call
+    (call,) = make_calls(steps[train_step]["run"], {})
+    assert call[1:] == ["MODEL=$MODEL", "TRAIN_JOB=$TRAIN_JOB"], call
 
     uploads = {
         step["with"]["name"]: step["with"]["path"]
@@ -565,8 +581,10 @@ def test_pipeline_triggers(azure_devops_project):
     assert shared <= set(train_deploy["trigger"]["paths"]["include"])
     assert train_deploy["pr"] == "none"
     parameters = {p["name"]: p for p in train_deploy["parameters"]}
-    assert set(parameters) == {"model", "version"}
+    assert set(parameters) == {"model", "version", "job"}
     assert (parameters["model"]["default"], parameters["version"]["default"]) == ("changed", "new")
+    assert parameters["job"]["values"] == list(TRAIN_JOB_SPECS)
+    assert parameters["job"]["default"] == DEFAULT_TRAIN_JOB
 
 
 def stages_of(project: Path) -> dict[str, dict]:
@@ -658,6 +676,7 @@ def test_pipeline_settings_match_the_workspace_spec_and_the_setup_page(azure_dev
     assert variables["AZURE_RESOURCE_GROUP"] == workspace["resource_group"]
     assert variables["AZUREML_WORKSPACE_NAME"] == workspace["name"]
     assert variables["modelVersion"] == "${{ parameters.version }}"
+    assert variables["trainJob"] == "${{ parameters.job }}"
     setup_page = (azure_devops_project / "docs/ci-cd-azure-devops.md").read_text(encoding="utf-8")
     assert f"\nSERVICE_CONNECTION={variables['serviceConnection']}\n" in setup_page
     assert f"\nRESOURCE_GROUP={workspace['resource_group']}\n" in setup_page
@@ -726,9 +745,62 @@ def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_
         "MAKE_TARGET": "deploy-staging",
         "MODEL": "model1",
         "MODEL_VERSION": "$(modelVersion)",
+        "TRAIN_JOB": DEFAULT_TRAIN_JOB,
     }
     (call,) = make_calls(script_of(task), {})
-    assert call == ["$MAKE_TARGET", "MODEL=$MODEL", "MODEL_REF=$MODEL_VERSION"]
+    assert call == [
+        "$MAKE_TARGET",
+        "MODEL=$MODEL",
+        "MODEL_REF=$MODEL_VERSION",
+        "TRAIN_JOB=$TRAIN_JOB",
+    ]
+
+
+def test_the_training_job_asked_for_reaches_make_as_a_variable(azure_devops_project):
+    stages = stages_of(azure_devops_project)
+    (task,) = [
+        step
+        for step in all_steps(stages[model_stage_ids("model1")[0]])
+        if "train-remote" in make_targets(script_of(step), step.get("env", {}))
+    ]
+    # The pipeline variable of the run's `job` parameter (test_pipeline_settings_...).
+    assert task["env"]["TRAIN_JOB"] == "$(trainJob)"
+    (call,) = make_calls(script_of(task), {})
+    assert "TRAIN_JOB=$TRAIN_JOB" in call
+
+
+@pytest.mark.parametrize("train_job", list(TRAIN_JOB_SPECS))
+def test_each_training_job_ci_cd_offers_submits_its_spec(default_project, train_job):
+    dry_run = run_tool(
+        ["make", "--dry-run", "train-remote", "MODEL=model1", f"TRAIN_JOB={train_job}"],
+        cwd=default_project,
+    )
+
+    assert dry_run.returncode == 0, dry_run.stderr
+    (command,) = [line for line in dry_run.stdout.splitlines() if "mlops train" in line]
+    spec = f"models/model1/aml_config/{TRAIN_JOB_SPECS[train_job]}"
+    assert command.split()[3:5] == ["train", spec]
+    assert "--metadata-out outputs/model1/run.json" in dry_run.stdout
+
+
+def test_train_remote_submits_the_pipeline_by_default(default_project):
+    dry_run = run_tool(["make", "--dry-run", "train-remote"], cwd=default_project)
+
+    assert f"models/model1/aml_config/{TRAIN_JOB_SPECS[DEFAULT_TRAIN_JOB]}" in dry_run.stdout
+
+
+@pytest.mark.parametrize("train_job", ["nightly", "pipeline sweep", "%", 'x"; touch pwned; "', ""])
+def test_train_remote_refuses_any_other_training_job_before_running_anything(
+    default_project, train_job
+):
+    dry_run = run_tool(
+        ["make", "--dry-run", "train-remote", "MODEL=model1", f"TRAIN_JOB={train_job}"],
+        cwd=default_project,
+    )
+
+    assert dry_run.returncode != 0
+    assert "mlops" not in dry_run.stdout
+    assert f'TRAIN_JOB="{train_job}" must be one of: pipeline sweep command' in dry_run.stderr
 
 
 # --- the deployment answer ---------------------------------------------------------------------

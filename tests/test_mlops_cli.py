@@ -35,6 +35,12 @@ DRY_RUNS = (
     ("validate",),
     ("apply", "aml/compute.yml", "--dry-run"),
     ("train", "models/model1/aml_config/train-amlcompute.yml", "--dry-run"),
+    ("train", "models/model1/aml_config/train-pipeline.yml", "--dry-run"),
+    ("train", "models/model1/aml_config/sweep.yml", "--dry-run"),
+)
+WORKSPACE = (
+    "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>/providers/"
+    "Microsoft.MachineLearningServices/workspaces/<AZUREML_WORKSPACE_NAME>"
 )
 
 
@@ -118,9 +124,16 @@ def test_validate_passes_on_a_fresh_bake(offline_commands, bake_case):
     assert "no problems" in validated["stderr"]
 
 
+def training_environment(answers: dict) -> str:
+    return (
+        f"{WORKSPACE}/environments/{answers['project_slug']}-model1-train-env/versions/"
+        "<latest version, resolved when sent>"
+    )
+
+
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_dry_runs_carry_the_answers(offline_commands, bake_case):
-    answers, (_, applied, trained) = results_of(offline_commands, bake_case.id)
+    answers, (_, applied, trained, *_) = results_of(offline_commands, bake_case.id)
     compute_name = answers["compute_name"]
     assert applied["exit_code"] == trained["exit_code"] == 0, (applied, trained)
 
@@ -137,16 +150,41 @@ def test_dry_runs_carry_the_answers(offline_commands, bake_case):
     }
 
     job = json.loads(trained["stdout"])["requests"][0]["body"]["properties"]
-    workspace = (
-        "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>/providers/"
-        "Microsoft.MachineLearningServices/workspaces/<AZUREML_WORKSPACE_NAME>"
-    )
-    assert job["computeId"] == f"{workspace}/computes/{compute_name}"
+    assert job["computeId"] == f"{WORKSPACE}/computes/{compute_name}"
     assert job["experimentName"] == answers["experiment_name"]
-    assert job["environmentId"] == (
-        f"{workspace}/environments/{answers['project_slug']}-model1-train-env/versions/"
-        "<latest version, resolved when sent>"
-    )
+    assert job["environmentId"] == training_environment(answers)
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_pipeline_and_sweep_dry_runs_carry_the_answers(offline_commands, bake_case):
+    answers, (*_, pipeline, sweep) = results_of(offline_commands, bake_case.id)
+    assert pipeline["exit_code"] == sweep["exit_code"] == 0, (pipeline, sweep)
+    compute = f"{WORKSPACE}/computes/{answers['compute_name']}"
+
+    *components, submitted = json.loads(pipeline["stdout"])["requests"]
+    job = submitted["body"]["properties"]
+    assert job["settings"]["default_compute"] == compute
+    assert job["experimentName"] == answers["experiment_name"]
+    assert job["inputs"]["model_name"]["value"] == answers["model_name"]
+    assert len(components) == len(job["jobs"]) == 4
+    for component in components:
+        # A component refers to its environment as azureml:<resource id>.
+        assert component["body"]["properties"]["componentSpec"]["environment"] == (
+            f"azureml:{training_environment(answers)}"
+        )
+        assert component["uploads"] == [
+            {"field": "properties.componentSpec.code", "local_path": "models/model1"}
+        ]
+
+    (submitted,) = json.loads(sweep["stdout"])["requests"]
+    job = submitted["body"]["properties"]
+    assert job["computeId"] == compute
+    assert job["experimentName"] == answers["experiment_name"]
+    assert job["trial"]["environmentId"] == training_environment(answers)
+    assert job["limits"]["maxConcurrentTrials"] == int(answers["max_nodes"])
+    assert submitted["uploads"] == [
+        {"field": "properties.trial.codeId", "local_path": "models/model1"}
+    ]
 
 
 def name_rules_of_mlops(project: Path) -> dict[str, str]:

@@ -117,6 +117,11 @@ def test_model_targets_take_the_model_and_keep_its_outputs_apart(two_model_proje
     )
     assert f"models/{second}/aml_config/environment.yml" in commands["apply"]
     assert f"--metadata-out outputs/{second}/run.json" in commands["train-remote"]
+    assert f"models/{second}/aml_config/train-pipeline.yml" in commands["train-remote"]
+    sweep = run(
+        ["make", "--dry-run", "train-remote", f"MODEL={second}", "TRAIN_JOB=sweep"], cwd=project
+    ).stdout
+    assert f"mlops train models/{second}/aml_config/sweep.yml" in sweep
     assert f"--name {settings['MODEL_NAME']}" in commands["register"]
     assert f"--metadata-out outputs/{second}/model.json" in commands["register"]
     assert f"--endpoint-name {settings['STAGING_ENDPOINT']}" in commands["deploy-staging"]

@@ -148,7 +148,8 @@ def apply(files: tuple[Path, ...], dry_run: bool) -> None:
 @click.option(
     "--wait",
     is_flag=True,
-    help="Wait, showing the log; fail unless the job Completed. After Ctrl-C: mlops wait JOB.",
+    help="Wait, showing the log (a pipeline's steps, a sweep's trials); fail unless the job "
+    "Completed. After Ctrl-C: mlops wait JOB.",
 )
 @METADATA_OUT
 @DRY_RUN
@@ -160,7 +161,7 @@ def train(
     metadata_out: Path | None,
     dry_run: bool,
 ) -> None:
-    """Submit a training job spec."""
+    """Submit a training job spec: a command job, a pipeline or a sweep."""
     from mlops import train as jobs
 
     job = jobs.load_job(spec, sets, experiment)
@@ -174,7 +175,7 @@ def train(
 @click.argument("job_name", metavar="JOB")
 @METADATA_OUT
 def wait(job_name: str, metadata_out: Path | None) -> None:
-    """Follow a submitted job until it ends, showing its log; fail unless it Completed.
+    """Follow a submitted job until it ends, showing its log or progress; fail unless it Completed.
 
     What `train --wait` does after submitting: use it to follow a job again after Ctrl-C, or
     from a later pipeline step.
@@ -216,7 +217,11 @@ def register(
     metadata_out: Path | None,
     dry_run: bool,
 ) -> None:
-    """Register the model of a finished job, if it passes the gate."""
+    """Register the model of a finished job, if it passes the gate.
+
+    After a pipeline whose register step registered the model, adopt that version (or its refusal)
+    instead of registering another.
+    """
     from mlops import register as models
     from mlops.metadata import read_run_metadata
 

@@ -2,7 +2,10 @@
 
 A gate check passes when the candidate's metric reaches a minimum (``--min-metric NAME=VALUE``) or
 is strictly better than the model version tagged ``stage=production`` (``--compare-production
-NAME``). Metrics are read from the ``metrics.json`` the training job writes beside the model.
+NAME``). Metrics are read from the ``metrics.json`` the training job writes beside the model (after
+a pipeline, from the ``registration.json`` of its register step). A version records its metrics as
+``metric.<name>``: a property when ``mlops register`` registered it, a tag when the pipeline's
+register step did (through MLflow's model registry, which has tags only).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import GateRefused, InvalidInput
-from mlops.metadata import read_json
+from mlops.metadata import as_number, read_json
 
 METRICS_FILE_NAME = "metrics.json"
 METRIC_PROPERTY_PREFIX = "metric."
@@ -106,9 +109,15 @@ def metric_properties(metrics: dict[str, float]) -> dict[str, str]:
     return {f"{METRIC_PROPERTY_PREFIX}{name}": repr(value) for name, value in metrics.items()}
 
 
-def metric_from_properties(properties: dict[str, Any] | None, metric: str) -> float | None:
-    value = (properties or {}).get(f"{METRIC_PROPERTY_PREFIX}{metric}")
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
+def metric_from(recorded: dict[str, Any] | None, metric: str) -> float | None:
+    """``metric`` as a model version's properties or tags record it, or None."""
+    return as_number((recorded or {}).get(f"{METRIC_PROPERTY_PREFIX}{metric}"))
+
+
+def recorded_metric(model: Any, metric: str) -> float | None:
+    """The metric a model version records: as a property, else as a tag."""
+    for recorded in (model.properties, model.tags):
+        value = metric_from(recorded, metric)
+        if value is not None:
+            return value
+    return None

@@ -4,7 +4,13 @@ Run metadata (``mlops train --metadata-out``, ``mlops wait --metadata-out``)::
 
     {"job_name": ..., "status": ..., "studio_url": ..., "experiment": ...,
      "outputs": {"<output name>": "azureml://jobs/<job>/outputs/<output name>/paths/"},
-     "error": <why the job failed, or null>}
+     "error": <why the job failed, or null>,
+     "job_type": "command" | "pipeline" | "sweep",
+     "best_trial": <of a sweep: {"job_name": ..., "primary_metric": ..., "value": ...}, or null>}
+
+The outputs are those of the job that holds the model: the job itself, or a sweep's best trial once
+the sweep has one (a sweep job's own outputs are not its best trial's: azure-ai-ml too downloads a
+sweep's named outputs from the trial the sweep records as its ``best_child_run_id``).
 
 Model metadata (``mlops register --metadata-out``)::
 
@@ -14,7 +20,8 @@ Model metadata (``mlops register --metadata-out``)::
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,12 @@ TERMINAL_STATUSES = frozenset({COMPLETED, "Failed", "Canceled", "NotResponding",
 UNKNOWN_STATUS = "Unknown"
 # Outputs every job has (its logs), which hold no model.
 DEFAULT_OUTPUT = "default"
+# Job types as azure-ai-ml names them (azure.ai.ml.constants.JobType).
+PIPELINE, SWEEP = "pipeline", "sweep"
+# What HyperDrive records on a sweep job about its best trial so far: the trial's name and its
+# primary metric (azure.ai.ml.constants._common.SWEEP_JOB_BEST_CHILD_RUN_ID_PROPERTY_NAME).
+BEST_TRIAL_PROPERTY = "best_child_run_id"
+BEST_SCORE_PROPERTY = "score"
 
 
 def status_text(status: Any) -> str:
@@ -48,6 +61,37 @@ def job_output_uri(job_name: str, output_name: str, path: str = "") -> str:
     return JOB_OUTPUT_URI.format(job=job_name, output=output_name, path=path)
 
 
+def as_number(value: Any) -> float | None:
+    """A number the service wrote as text ("0.873"), or None."""
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class BestTrial:
+    job_name: str
+    primary_metric: str | None
+    value: float | None
+
+
+def best_trial_of(job: Any) -> BestTrial | None:
+    """The best trial a sweep job records so far, or None (another kind of job, or no trial yet)."""
+    if getattr(job, "type", None) != SWEEP:
+        return None
+    properties = job.properties or {}
+    name = properties.get(BEST_TRIAL_PROPERTY)
+    if not name:
+        return None
+    objective = getattr(job, "objective", None)
+    return BestTrial(
+        job_name=str(name),
+        primary_metric=getattr(objective, "primary_metric", None),
+        value=as_number(properties.get(BEST_SCORE_PROPERTY)),
+    )
+
+
 @dataclass(frozen=True)
 class RunMetadata:
     job_name: str
@@ -55,8 +99,15 @@ class RunMetadata:
     studio_url: str | None
     experiment: str | None
     outputs: dict[str, str] = field(default_factory=dict)
-    # Why the job failed, as far as its log stream said.
+    # Why the job failed: its own error, or that of its failed step.
     error: str | None = None
+    job_type: str | None = None
+    best_trial: BestTrial | None = None
+
+    @property
+    def model_job(self) -> str:
+        """The job whose outputs are the run's outputs: a sweep's best trial, else the job."""
+        return self.best_trial.job_name if self.best_trial else self.job_name
 
 
 @dataclass(frozen=True)
@@ -100,6 +151,18 @@ def required_text(document: dict[str, Any], key: str, path: Path) -> str:
     return str(value)
 
 
+def read_best_trial(document: Any, path: Path) -> BestTrial | None:
+    if not document:
+        return None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"{path}: best_trial: must be an object with the trial's job_name")
+    return BestTrial(
+        job_name=required_text(document, "job_name", path),
+        primary_metric=document.get("primary_metric"),
+        value=as_number(document.get("value")),
+    )
+
+
 def read_run_metadata(path: Path) -> RunMetadata:
     document = read_json(path, "--run-metadata", object_only=True)
     outputs = document.get("outputs") or {}
@@ -111,21 +174,28 @@ def read_run_metadata(path: Path) -> RunMetadata:
         studio_url=document.get("studio_url"),
         experiment=document.get("experiment"),
         outputs={str(name): str(uri) for name, uri in outputs.items()},
+        error=document.get("error"),
+        job_type=document.get("job_type"),
+        best_trial=read_best_trial(document.get("best_trial"), path),
     )
 
 
-def run_metadata_of(job: Any, submitted: Any = None) -> RunMetadata:
-    """The run metadata of a job entity azure-ai-ml returned, with the outputs of the job as
-    ``submitted`` too (the service reports an output once the job has one)."""
-    names = [*(job.outputs or {}), *((submitted.outputs or {}) if submitted is not None else {})]
-    outputs = [name for name in dict.fromkeys(names) if name != DEFAULT_OUTPUT]
-    return RunMetadata(
+def run_metadata_of(job: Any, known_outputs: Iterable[str] = ()) -> RunMetadata:
+    """The run metadata of a job entity azure-ai-ml returned. ``known_outputs``: names of outputs
+    the job has that the service may not report yet (those of the spec as submitted)."""
+    metadata = RunMetadata(
         job_name=job.name,
         status=status_text(job.status),
         studio_url=job.studio_url,
         experiment=job.experiment_name,
-        outputs={name: job_output_uri(job.name, name) for name in outputs},
+        job_type=getattr(job, "type", None),
+        best_trial=best_trial_of(job),
     )
+    names = dict.fromkeys([*(job.outputs or {}), *known_outputs])
+    outputs = {
+        name: job_output_uri(metadata.model_job, name) for name in names if name != DEFAULT_OUTPUT
+    }
+    return replace(metadata, outputs=outputs)
 
 
 def read_model_metadata(path: Path) -> ModelMetadata:

@@ -28,6 +28,7 @@ NEXT_VERSION = "<next version>"
 # A job run on this machine names no compute resource.
 LOCAL_COMPUTE = "local"
 RESOLVED_WHEN_SENT = "<{label} version, resolved when sent>"
+ANONYMOUS_COMPONENT = "components/azureml_anonymous/versions/<a hash of the component, when sent>"
 ASSET_PREFIX = "azureml:"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 SCORING_URI = "https://{endpoint}.<workspace location>.inference.ml.azure.com/score"
@@ -155,8 +156,11 @@ def environment_request(environment: Any, description: str | None = None) -> Req
     return request
 
 
-def inline_environment(owner: Any, body: dict[str, Any]) -> list[Request]:
-    """An inline environment becomes an anonymous environment version the owner refers to."""
+def inline_environment(
+    owner: Any, body: dict[str, Any], at: tuple[str, ...] = ("properties",)
+) -> list[Request]:
+    """An inline environment becomes an anonymous environment version the owner refers to, by
+    its id in the body's part ``at``."""
     from azure.ai.ml.entities import Environment
 
     environment = owner.environment
@@ -165,7 +169,10 @@ def inline_environment(owner: Any, body: dict[str, Any]) -> list[Request]:
     request = environment_request(
         environment, f"register the inline environment as {environment_resource(environment)}"
     )
-    body.setdefault("properties", {})["environmentId"] = f"{workspace_id()}/{request.resource}"
+    holder = body
+    for key in at:
+        holder = holder.setdefault(key, {})
+    holder["environmentId"] = f"{workspace_id()}/{request.resource}"
     return [request]
 
 
@@ -361,28 +368,99 @@ def batch_deployment_requests(deployment: Any) -> list[Request]:
 
 
 def job_requests(job: Any) -> list[Request]:
+    """A job's PUT, after what the SDK sends first: the inline environment of a command job or a
+    sweep's trial, the anonymous component of each pipeline step (code and local inputs are
+    uploaded)."""
     from azure.ai.ml.entities._job.to_rest_functions import to_rest_job_object
 
     rest_job = to_rest_job_object(job)
     request = Request(
         method="PUT",
         resource=f"jobs/{rest_job.name}",
-        description=f"submit job {rest_job.name} to experiment "
+        description=f"submit {job.type} job {rest_job.name} to experiment "
         f"{rest_job.properties.experiment_name}",
         body=rest_body(rest_job),
     )
-    properties = request.body["properties"]
     base = Path(job.base_path)
+    resolve_job_inputs(request, base)
+    resolve_compute(request.body["properties"], "computeId")
+    dependencies = JOB_DEPENDENCIES.get(job.type, command_job_dependencies)
+    return [*dependencies(job, request, base), request]
+
+
+def resolve_compute(holder: dict[str, Any], key: str) -> None:
+    """The compute named at ``holder[key]`` as the resource id the SDK sends."""
+    compute = holder.get(key)
+    if is_reference(compute) and compute != LOCAL_COMPUTE:
+        holder[key] = compute_id(compute)
+
+
+def job_environment(owner: Any, body: dict[str, Any], at: tuple[str, ...]) -> list[Request]:
+    """The environment of a command job or a sweep's trial: inline, or a reference resolved."""
+    before = inline_environment(owner, body, at)
+    holder = body
+    for key in at:
+        holder = holder[key]
+    if not before and is_reference(holder.get("environmentId")):
+        holder["environmentId"] = asset_id("environments", holder["environmentId"])
+    return before
+
+
+def command_job_dependencies(job: Any, request: Request, base: Path) -> list[Request]:
     if is_local_path(getattr(job, "code", None)):
         mark_upload(request, ["properties", "codeId"], base / job.code)
-    resolve_job_inputs(request, base)
-    compute = properties.get("computeId")
-    if is_reference(compute) and compute != LOCAL_COMPUTE:
-        properties["computeId"] = compute_id(compute)
-    before = inline_environment(job, request.body)
-    if not before and is_reference(properties.get("environmentId")):
-        properties["environmentId"] = asset_id("environments", properties["environmentId"])
-    return [*before, request]
+    return job_environment(job, request.body, ("properties",))
+
+
+def sweep_job_dependencies(job: Any, request: Request, base: Path) -> list[Request]:
+    """Every trial runs the command of ``trial``, with its code and environment."""
+    if is_local_path(getattr(job.trial, "code", None)):
+        mark_upload(request, ["properties", "trial", "codeId"], base / job.trial.code)
+    return job_environment(job.trial, request.body, ("properties", "trial"))
+
+
+def pipeline_job_dependencies(job: Any, request: Request, base: Path) -> list[Request]:
+    """The default compute and each step's compute as resource ids, and each step's component
+    (from a local file) registered first as an anonymous version that the step refers to."""
+    properties = request.body["properties"]
+    resolve_compute(properties.get("settings") or {}, "default_compute")
+    before = []
+    for step, node in job.jobs.items():
+        step_body = properties["jobs"][step]
+        resolve_compute(step_body, "computeId")
+        component = getattr(node, "component", None)
+        if isinstance(component, str):
+            if is_reference(step_body.get("componentId")):
+                step_body["componentId"] = asset_id("components", step_body["componentId"])
+            continue
+        component_request = anonymous_component_request(step, component)
+        step_body["componentId"] = f"{workspace_id()}/{component_request.resource}"
+        before.append(component_request)
+    return before
+
+
+def anonymous_component_request(step: str, component: Any) -> Request:
+    """A pipeline step's component from a local file, as azure-ai-ml registers it before the
+    pipeline: an anonymous version (named by a hash of its content) with its code uploaded."""
+    source = getattr(component, "_source_path", None)
+    shown = f" ({display_path(Path(source))})" if source else ""
+    request = Request(
+        method="PUT",
+        resource=ANONYMOUS_COMPONENT,
+        description=f"register the component of step {step}{shown} as an anonymous version",
+        body=rest_body(component._to_rest_object()),
+    )
+    spec = request.body["properties"]["componentSpec"]
+    if is_local_path(getattr(component, "code", None)):
+        code = Path(component.base_path) / component.code
+        mark_upload(request, ["properties", "componentSpec", "code"], code)
+    if is_reference(spec.get("environment")):
+        # A component spec refers to assets as azureml:<resource id>.
+        spec["environment"] = ASSET_PREFIX + asset_id("environments", spec["environment"])
+    return request
+
+
+JOB_DEPENDENCIES = {"sweep": sweep_job_dependencies, "pipeline": pipeline_job_dependencies}
 
 
 def resolve_job_inputs(request: Request, base: Path) -> None:
@@ -395,9 +473,6 @@ def resolve_job_inputs(request: Request, base: Path) -> None:
             mark_upload(request, ["properties", "inputs", name, "uri"], base / uri)
         elif is_reference(uri):
             job_input["uri"] = asset_id("data", uri)
-
-
-ANONYMOUS_COMPONENT = "<anonymous component of step {step}, registered when sent>"
 
 
 def schedule_requests(schedule: Any) -> list[Request]:
@@ -417,17 +492,9 @@ def schedule_requests(schedule: Any) -> list[Request]:
             continue
         step_body = definition["jobs"][name]
         requests.extend(inline_environment(component, {}))
-        registration = Request(
-            method="PUT",
-            resource=f"components/{component.name}/versions/{NEXT_VERSION}",
-            description=f"register step {name} as an anonymous component",
-            body=rest_body(component._to_rest_object()),
-        )
-        if is_local_path(component.code):
-            local = Path(component.base_path) / component.code
-            mark_upload(registration, ["properties", "componentSpec", "code"], local)
+        registration = anonymous_component_request(name, component)
         requests.append(registration)
-        step_body["componentId"] = ANONYMOUS_COMPONENT.format(step=name)
+        step_body["componentId"] = f"{workspace_id()}/{registration.resource}"
     settings = definition.get("settings") or {}
     if is_reference(settings.get("default_compute")):
         settings["default_compute"] = compute_id(settings["default_compute"])

@@ -1,16 +1,18 @@
-"""``mlops train``, ``mlops wait`` and ``mlops cancel``: submit a job spec, follow a job until it
-ends, stop one; the run metadata they write hands the job to ``mlops register``."""
+"""``mlops train``, ``mlops wait`` and ``mlops cancel``: submit a job spec (a command job, a
+pipeline or a sweep), follow a job until it ends, stop one; the run metadata they write hands the
+job to ``mlops register``."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from mlops import payloads, specs
+from mlops import payloads, progress, specs
 from mlops.errors import (
     AzureFailure,
     Interrupted,
@@ -18,9 +20,11 @@ from mlops.errors import (
     describe,
     interrupted,
     is_job_failure,
+    service_message,
 )
 from mlops.metadata import (
     COMPLETED,
+    SWEEP,
     RunMetadata,
     is_terminal,
     run_metadata_of,
@@ -72,8 +76,11 @@ def submit(client: Any, job: Any, wait: bool, metadata_out: Path | None) -> dict
     """Submit ``job``; its run metadata is written at once (a pipeline stopped while waiting still
     knows the job), and again when ``wait`` has followed it to its end."""
     submitted = client.jobs.create_or_update(job)
-    metadata = run_metadata_of(submitted, job)
-    say(f"submitted job {metadata.job_name} ({metadata.status}): {metadata.studio_url}")
+    metadata = run_metadata_of(submitted, job.outputs or {})
+    say(
+        f"submitted {metadata.job_type} job {metadata.job_name} ({metadata.status}): "
+        f"{metadata.studio_url}"
+    )
     save(metadata, metadata_out)
     if wait:
         return follow(client, metadata, metadata_out)
@@ -100,17 +107,22 @@ def cancel(client: Any, job_name: str) -> dict[str, Any]:
 
 
 def follow(client: Any, metadata: RunMetadata, metadata_out: Path | None) -> dict[str, Any]:
-    ended = wait_for_job(client, metadata)
-    save(ended, metadata_out)
-    return outcome(ended)
+    ended_run = wait_for_job(client, metadata)
+    save(ended_run, metadata_out)
+    return outcome(ended_run)
 
 
 def outcome(metadata: RunMetadata) -> dict[str, Any]:
-    """The run metadata of an ended job; AzureFailure unless it Completed."""
+    """The run metadata of an ended job; AzureFailure unless it Completed (a sweep, with a best
+    trial to take the model from)."""
+    log = f"(log: {metadata.studio_url})"
     if metadata.status != COMPLETED:
         reason = f": {metadata.error}" if metadata.error else ""
+        raise AzureFailure(f"job {metadata.job_name} ended {metadata.status}{reason} {log}")
+    if metadata.job_type == SWEEP and metadata.best_trial is None:
         raise AzureFailure(
-            f"job {metadata.job_name} ended {metadata.status}{reason} (log: {metadata.studio_url})"
+            f"sweep {metadata.job_name} completed without a best trial: no trial reported its "
+            f"primary metric {log}"
         )
     return asdict(metadata)
 
@@ -126,18 +138,48 @@ def interruption(metadata: RunMetadata) -> Interrupted:
 def wait_for_job(
     client: Any, metadata: RunMetadata, interval: float = PROGRESS_INTERVAL_SECONDS
 ) -> RunMetadata:
-    """Stream the job's log to stderr until it ends; the job's final status decides the outcome.
+    """Follow the job until it ends: a pipeline's steps or a sweep's trials as they progress, the
+    log of any other job; the job's final status decides the outcome.
 
     Ctrl-C stops the waiting, not the job (Interrupted says how to go on).
     """
-    name = metadata.job_name
-    say(f"streaming the log of {name} until it ends (Ctrl-C stops waiting, not the job) ...")
     try:
-        stream_error = stream(client, name)
-        job = poll_until_ended(client, metadata, stream_error, interval)
+        if metadata.job_type in progress.FOLLOWED:
+            return watch(client, metadata, interval)
+        return stream_to_end(client, metadata, interval)
     except KeyboardInterrupt as exc:
         raise interruption(metadata) from exc
-    return ended(metadata, job, stream_error)
+
+
+def watch(client: Any, metadata: RunMetadata, interval: float) -> RunMetadata:
+    """Read the job and its child jobs every ``interval`` seconds, with a line on stderr each time
+    the picture changes, until the job ends."""
+    name = metadata.job_name
+    say(
+        f"following {metadata.job_type} job {name} until it ends, reading its progress every "
+        f"{interval:g}s (Ctrl-C stops waiting, not the job) ..."
+    )
+    shown = None
+    while True:
+        job = read_job(client, name, interval)
+        children = read_children(client, name, interval)
+        line = progress.progress_line(job, children)
+        if line != shown:
+            say(line)
+            shown = line
+        if is_terminal(status_text(job.status)):
+            return ended(metadata, job, failure_of(client, job, children))
+        time.sleep(interval)
+
+
+def stream_to_end(client: Any, metadata: RunMetadata, interval: float) -> RunMetadata:
+    """Stream the job's log to stderr until it ends, with its error if it failed."""
+    name = metadata.job_name
+    say(f"streaming the log of {name} until it ends (Ctrl-C stops waiting, not the job) ...")
+    stream_error = stream(client, name)
+    job = poll_until_ended(client, metadata, stream_error, interval)
+    failed = status_text(job.status) != COMPLETED and is_job_failure(stream_error)
+    return ended(metadata, job, describe(stream_error) if failed else None)
 
 
 def poll_until_ended(
@@ -163,16 +205,37 @@ def poll_until_ended(
     return job
 
 
-def ended(metadata: RunMetadata, job: Any, stream_error: Exception | None) -> RunMetadata:
-    """The run metadata of the ended ``job``, with its error if the log stream reported one."""
-    status = status_text(job.status)
-    failure = stream_error if status != COMPLETED and is_job_failure(stream_error) else None
-    return replace(
-        metadata,
-        status=status,
-        studio_url=job.studio_url or metadata.studio_url,
-        error=describe(failure) if failure is not None else None,
-    )
+def ended(metadata: RunMetadata, job: Any, error: str | None) -> RunMetadata:
+    """The run metadata of the ended ``job``: its outputs now (a sweep's, those of its best trial)
+    and why it failed, if it did."""
+    now = run_metadata_of(job, metadata.outputs)
+    return replace(now, studio_url=now.studio_url or metadata.studio_url, error=error)
+
+
+def failure_of(client: Any, job: Any, children: list[Any]) -> str | None:
+    """Why an ended pipeline or sweep did not complete: the error of its failed step, or its own."""
+    if status_text(job.status) == COMPLETED:
+        return None
+    step = progress.failed_step(job, children)
+    if step is not None:
+        reason = run_error(client, step.name) or status_text(step.status)
+        return f"step {progress.step_name(step)} failed: {reason}"
+    return run_error(client, job.name)
+
+
+def run_error(client: Any, run_id: str) -> str | None:
+    """The error the run history records for a run, or None. (azure-ai-ml's entities of child
+    jobs leave the error out, so it is read from the run's details.)"""
+    try:
+        details = client.jobs._runs_operations.get_run_details(run_id)
+    except Exception as exc:
+        say(f"could not read the error of {run_id}: {describe(exc)}")
+        return None
+    error = getattr(details.error, "error", None)
+    if error is None:
+        return None
+    message = service_message(error)
+    return f"{message} ({error.code})" if error.code and message else message or error.code
 
 
 def stream(client: Any, name: str) -> Exception | None:
@@ -187,18 +250,31 @@ def stream(client: Any, name: str) -> Exception | None:
     return None
 
 
-def read_job(client: Any, name: str, interval: float) -> Any:
-    """``client.jobs.get(name)``, tried up to STATUS_TRIES times, ``interval`` seconds apart."""
+def tried(read: Callable[[], Any], what: str, interval: float) -> Any:
+    """``read()``, tried up to STATUS_TRIES times, ``interval`` seconds apart."""
     tries = 1
     while True:
         try:
-            return client.jobs.get(name)
+            return read()
         except Exception as exc:
             if tries >= STATUS_TRIES:
                 raise AzureFailure(
-                    f"could not read the status of job {name} ({tries} tries, it may still be "
-                    f"running): {describe(exc)}"
+                    f"could not read {what} ({tries} tries, it may still be running): "
+                    f"{describe(exc)}"
                 ) from exc
-            say(f"could not read the status of job {name}: {describe(exc)}; trying again")
+            say(f"could not read {what}: {describe(exc)}; trying again")
             tries += 1
             time.sleep(interval)
+
+
+def read_job(client: Any, name: str, interval: float) -> Any:
+    return tried(lambda: client.jobs.get(name), f"the status of job {name}", interval)
+
+
+def read_children(client: Any, name: str, interval: float) -> list[Any]:
+    """The child jobs of ``name``: a pipeline's steps, a sweep's trials."""
+    return tried(
+        lambda: [child for child in client.jobs.list(parent_job_name=name) if child is not None],
+        f"the child jobs of {name}",
+        interval,
+    )

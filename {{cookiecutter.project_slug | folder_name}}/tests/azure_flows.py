@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,21 +119,9 @@ def model_version(name: str, version: str, tags: dict[str, str], properties: dic
     return body
 
 
-def job_metrics(azure: ScriptedAzure, metrics: dict[str, float] | None) -> None:
+def job_metrics(azure: ScriptedAzure, metrics: dict[str, float] | None, job: str = JOB) -> None:
     """The metrics.json at the top of the job's output model_output (``None``: there is none)."""
-    blob = f"azureml/{JOB}/model_output/metrics.json"
-    azure.serve("datastores/workspaceblobstore.json")
-    if metrics is None:
-        azure.serve("storage/list-no-blobs.json")
-        return
-    content = json.dumps(metrics)
-    azure.serve("storage/list-blobs.json", blob=blob)
-    azure.serve(
-        "storage/download-blob.json",
-        blob=blob,
-        content=content,
-        content_range=f"bytes 0-{len(content) - 1}/{len(content)}",
-    )
+    output_file(azure, job, "model_output", "metrics.json", metrics)
 
 
 def register_model(azure: ScriptedAzure, name: str) -> None:
@@ -216,3 +206,145 @@ def set_traffic(
 
 def delete_deployment(azure: ScriptedAzure, endpoint: str, name: str) -> None:
     azure.serve("online-deployments/delete.json", endpoint_name=endpoint, deployment_name=name)
+
+
+# Pipelines and sweeps: the jobs of jobs/pipeline-get.json and jobs/sweep-*.json, and what waiting
+# for them reads each time it looks (the job, then its child jobs: a pipeline's steps, a sweep's
+# trials).
+PIPELINE = "test_680454434153"
+PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
+SWEEP = "test_910316408761"
+BEST_TRIAL = f"{SWEEP}_3"
+
+
+def pipeline_submission(azure: ScriptedAzure, pipeline_spec: Path) -> None:
+    """Everything `mlops train` sends for the project's pipeline, until the service's 201: each
+    step's component with its environment, the components' code (uploaded for the first, found by
+    its hash for the others) and the component registered as an anonymous version, the data
+    asset, the pipeline. azure-ai-ml reads the workspace once, to key its cache of components."""
+    document = spec(pipeline_spec)
+    components = [
+        spec(pipeline_spec.parent / step["component"]) for step in document["jobs"].values()
+    ]
+    for component in components:
+        latest_environment(azure, reference_name(component["environment"]))
+    azure.serve("workspace/get.json")
+    for index in range(len(components)):
+        if index == 0:
+            code_upload(azure)
+        else:
+            azure.serve("code/existing.json")
+        azure.serve("components/create.json")
+    latest_data(azure, reference_name(document["inputs"]["raw_data"]["path"]))
+    azure.serve("jobs/pipeline-create.json", experiment=document["experiment_name"])
+
+
+def child_run(parent: str, run_id: str, display_name: str, status: str) -> dict[str, Any]:
+    """A child job as the run history lists it: the first recorded one of jobs/children.json."""
+    body = recorded_body("jobs/children.json")["value"][0]
+    body.update(
+        runId=run_id,
+        parentRunId=parent,
+        rootRunId=parent,
+        displayName=display_name,
+        status=status,
+        dataContainerId=f"dcid.{run_id}",
+    )
+    return body
+
+
+def step_run_id(step: str) -> str:
+    """A pipeline step's run id: a GUID, as the service names step runs."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{PIPELINE}/{step}"))
+
+
+def steps(statuses: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        child_run(PIPELINE, step_run_id(step), step, status) for step, status in statuses.items()
+    ]
+
+
+def trials(statuses: list[str]) -> list[dict[str, Any]]:
+    return [
+        child_run(SWEEP, f"{SWEEP}_{number}", f"{SWEEP}_{number}", status)
+        for number, status in enumerate(statuses)
+    ]
+
+
+def sweep_properties(best: tuple[str, float] | None) -> dict[str, str]:
+    """The sweep job's properties: as recorded, and HyperDrive's record of its best trial."""
+    properties = recorded_body("jobs/sweep-get.json")["properties"]["properties"]
+    if best is not None:
+        trial, score = best
+        properties.update(
+            best_child_run_id=trial, score=repr(score), best_metric_status="Succeeded"
+        )
+    return properties
+
+
+def pipeline_status(azure: ScriptedAzure, status: str, first: bool = False) -> None:
+    """The pipeline job; azure-ai-ml reads the workspace after the first read of a pipeline (it
+    keys its cache of the steps' components by the workspace)."""
+    azure.serve("jobs/pipeline-get.json", status=status)
+    if first:
+        azure.serve("workspace/get.json")
+
+
+def sweep_status(azure: ScriptedAzure, status: str, best: tuple[str, float] | None = None) -> None:
+    azure.serve("jobs/sweep-get.json", status=status, properties=sweep_properties(best))
+
+
+def look(
+    azure: ScriptedAzure,
+    job_status: Callable[[], None],
+    parent: str,
+    children: list[dict[str, Any]],
+    first: bool = False,
+) -> None:
+    """One look of waiting: the job, then its child jobs (``jobs.list(parent_job_name=)`` reads
+    the job again, and the first time the run history's address)."""
+    job_status()
+    job_status()
+    if first:
+        azure.serve("workspace/get.json")
+        azure.serve("workspace/discovery.json")
+    azure.serve("jobs/children.json", job_name=parent, children=children)
+
+
+def watch_pipeline(azure: ScriptedAzure, looks: list[tuple[str, dict[str, str]]]) -> None:
+    """Waiting for the pipeline: each look, the pipeline's status and its steps' statuses."""
+    for index, (status, statuses) in enumerate(looks):
+        look(
+            azure, lambda s=status: pipeline_status(azure, s), PIPELINE, steps(statuses), index == 0
+        )
+
+
+def watch_sweep(
+    azure: ScriptedAzure, looks: list[tuple[str, list[str], tuple[str, float] | None]]
+) -> None:
+    """Waiting for the sweep: each look, its status, its trials' statuses, its best trial so far."""
+    for index, (status, statuses, best) in enumerate(looks):
+        look(
+            azure,
+            lambda s=status, b=best: sweep_status(azure, s, b),
+            SWEEP,
+            trials(statuses),
+            index == 0,
+        )
+
+
+def output_file(azure: ScriptedAzure, job: str, output: str, name: str, document: Any) -> None:
+    """One JSON file at the top of a job's output, downloaded alone (``None``: there is none)."""
+    blob = f"azureml/{job}/{output}/{name}"
+    azure.serve("datastores/workspaceblobstore.json")
+    if document is None:
+        azure.serve("storage/list-no-blobs.json")
+        return
+    content = json.dumps(document)
+    azure.serve("storage/list-blobs.json", blob=blob)
+    azure.serve(
+        "storage/download-blob.json",
+        blob=blob,
+        content=content,
+        content_range=f"bytes 0-{len(content) - 1}/{len(content)}",
+    )

@@ -53,6 +53,8 @@ def paths() -> SimpleNamespace:
         data=Path("aml/data.yml"),
         workspace=Path("aml/workspace.yml"),
         train=MODEL_DIR / "aml_config/train-amlcompute.yml",
+        pipeline=MODEL_DIR / "aml_config/train-pipeline.yml",
+        sweep=MODEL_DIR / "aml_config/sweep.yml",
         train_local=MODEL_DIR / "aml_config/train-local.yml",
         train_conda=MODEL_DIR / "aml_config/train-conda.yml",
         endpoint=MODEL_DIR / "deployment/endpoint.yml",

@@ -36,6 +36,7 @@ URL; so does any other attempt to open a socket, and an entry left unanswered wh
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -75,11 +76,20 @@ CTRL_C = "Ctrl-C"
 SANITIZED = "sanitized"
 
 
+def unsigned_jwt(claims: dict[str, Any]) -> str:
+    def part(document: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.unsigned"
+
+
 class FakeCredential:
-    """A token credential that signs in to nothing."""
+    """A token credential that signs in to nothing. Its token is an unsigned JWT for the audience
+    of the scope asked for: azure-ai-ml reads the audience before it submits a pipeline."""
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken("scripted-token", int(time.time()) + 3600)
+        audience = scopes[0].removesuffix("/.default") if scopes else ""
+        return AccessToken(unsigned_jwt({"aud": audience}), int(time.time()) + 3600)
 
 
 @dataclass

@@ -246,6 +246,69 @@ def test_train_flags_override_the_spec(dry_run, project, paths):
     assert job["experimentName"] == "nightly-retrain"
 
 
+def test_train_pipeline_registers_each_steps_component_with_its_code_then_the_pipeline(
+    dry_run, project, paths
+):
+    spec = load(paths.pipeline)
+    *components, request = dry_run("train", paths.pipeline)["requests"]
+
+    steps = list(spec["jobs"])
+    assert len(components) == len(steps)
+    job = request["body"]["properties"]
+    assert job["jobType"] == "Pipeline"
+    assert job["experimentName"] == spec["experiment_name"]
+    default_compute = asset_name(spec["settings"]["default_compute"])
+    assert job["settings"]["default_compute"] == f"{WORKSPACE}/computes/{default_compute}"
+    raw_data = spec["inputs"]["raw_data"]
+    assert job["inputs"]["raw_data"] == {
+        "uri": asset_id("data", raw_data["path"]),
+        "jobInputType": raw_data["type"],
+    }
+    assert set(job["outputs"]) == set(spec["outputs"])
+    for step, component in zip(steps, components, strict=True):
+        component_file = (paths.pipeline.parent / spec["jobs"][step]["component"]).resolve()
+        component_spec = load(component_file)
+        shown = component_file.relative_to(project).as_posix()
+        assert component["description"] == (
+            f"register the component of step {step} ({shown}) as an anonymous version"
+        )
+        body = component["body"]["properties"]["componentSpec"]
+        environment = asset_id("environments", component_spec["environment"])
+        assert body["environment"] == f"azureml:{environment}"
+        assert body["command"] == component_spec["command"]
+        code = (component_file.parent / component_spec["code"]).resolve()
+        local = code.relative_to(project).as_posix()
+        assert component["uploads"] == [
+            {"field": "properties.componentSpec.code", "local_path": local}
+        ]
+        assert job["jobs"][step]["componentId"] == f"{WORKSPACE}/{component['resource']}"
+
+
+def test_train_sweep_body_follows_the_spec(dry_run, project, paths):
+    spec = load(paths.sweep)
+    (request,) = dry_run("train", paths.sweep)["requests"]
+
+    job = request["body"]["properties"]
+    assert job["jobType"] == "Sweep"
+    assert job["computeId"] == f"{WORKSPACE}/computes/{asset_name(spec['compute'])}"
+    assert job["experimentName"] == spec["experiment_name"]
+    assert job["trial"]["environmentId"] == asset_id("environments", spec["trial"]["environment"])
+    assert job["trial"]["command"] == spec["trial"]["command"]
+    code = (paths.sweep.parent / spec["trial"]["code"]).resolve().relative_to(project).as_posix()
+    assert job["trial"]["codeId"] == code
+    assert request["uploads"] == [{"field": "properties.trial.codeId", "local_path": code}]
+    objective = spec["objective"]
+    assert job["objective"] == {
+        "goal": objective["goal"],
+        "primaryMetric": objective["primary_metric"],
+    }
+    assert job["limits"]["maxTotalTrials"] == spec["limits"]["max_total_trials"]
+    assert set(job["searchSpace"]) == set(spec["search_space"])
+    assert job["inputs"]["training_data"]["uri"] == asset_id(
+        "data", spec["inputs"]["training_data"]["path"]
+    )
+
+
 def test_local_job_registers_its_inline_environment_and_uploads_its_data(dry_run, project, paths):
     spec = load(paths.train_local)
     environment_request, job_request = dry_run("train", paths.train_local)["requests"]
@@ -393,6 +456,35 @@ def test_register_without_recorded_outputs_builds_the_job_output_uri(dry_run, pr
 
     uri = document["requests"][0]["body"]["properties"]["modelUri"]
     assert uri == "azureml://jobs/job-7/outputs/model_output/paths/"
+
+
+def test_register_after_a_pipeline_reads_its_register_steps_registration_instead(dry_run, project):
+    path = project / "run.json"
+    outputs = {
+        name: f"azureml://jobs/pipe-1/outputs/{name}/paths/"
+        for name in ("model_output", "evaluation", "registration")
+    }
+    path.write_text(json.dumps({"job_name": "pipe-1", "job_type": "pipeline", "outputs": outputs}))
+
+    document = dry_run(
+        "register",
+        "--run-metadata",
+        path,
+        "--name",
+        "m",
+        "--path",
+        "model_output",
+        "--min-metric",
+        "roc_auc=0.75",
+    )
+
+    assert document["requests"] == []
+    assert document["adopts"]["registration_file"] == (
+        "azureml://jobs/pipe-1/outputs/registration/paths/registration.json"
+    )
+    assert document["gate"]["not_evaluated"] == [
+        "minimum metrics: on the metrics in registration.json, at run time"
+    ]
 
 
 def test_register_gate_refuses_a_weak_model(mlops, run_metadata, metrics_file):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import pytest
 
 from mlops import gate
 from mlops.errors import GateRefused, InvalidInput
 from mlops.metadata import (
+    BestTrial,
     ModelMetadata,
     RunMetadata,
     read_model_metadata,
@@ -81,9 +83,9 @@ def test_metrics_travel_as_model_properties():
     properties = gate.metric_properties(METRICS)
 
     assert properties == {"metric.accuracy": "0.8", "metric.roc_auc": "0.84"}
-    assert gate.metric_from_properties(properties, "roc_auc") == 0.84
-    assert gate.metric_from_properties(properties, "f1") is None
-    assert gate.metric_from_properties({"metric.f1": "n/a"}, "f1") is None
+    assert gate.metric_from(properties, "roc_auc") == 0.84
+    assert gate.metric_from(properties, "f1") is None
+    assert gate.metric_from({"metric.f1": "n/a"}, "f1") is None
 
 
 def test_metrics_file_keeps_numbers_only(tmp_path):
@@ -95,25 +97,45 @@ def test_metrics_file_keeps_numbers_only(tmp_path):
 
 def test_run_metadata_round_trip(tmp_path):
     metadata = RunMetadata(
-        job_name="job-1",
+        job_name="sweep-1",
         status="Completed",
-        studio_url="https://ml.azure.com/runs/job-1",
+        studio_url="https://ml.azure.com/runs/sweep-1",
         experiment="churn",
-        outputs={"model_output": "azureml://jobs/job-1/outputs/model_output/paths/"},
+        outputs={"model_output": "azureml://jobs/sweep-1_3/outputs/model_output/paths/"},
+        job_type="sweep",
+        best_trial=BestTrial("sweep-1_3", "roc_auc", 0.87),
     )
     path = tmp_path / "outputs" / "run.json"
 
     write_metadata(path, metadata)
 
     assert read_run_metadata(path) == metadata
-    assert set(json.loads(path.read_text())) == {
+    assert read_run_metadata(path).model_job == "sweep-1_3"
+    written = json.loads(path.read_text())
+    assert set(written) == {
         "job_name",
         "status",
         "studio_url",
         "experiment",
         "outputs",
         "error",
+        "job_type",
+        "best_trial",
     }
+    assert written["best_trial"] == {
+        "job_name": "sweep-1_3",
+        "primary_metric": "roc_auc",
+        "value": 0.87,
+    }
+
+
+def test_a_metric_recorded_as_a_tag_counts_as_one_recorded_as_a_property():
+    by_register = SimpleNamespace(properties={"metric.roc_auc": "0.8"}, tags={})
+    by_mlflow = SimpleNamespace(properties={}, tags={"metric.roc_auc": "0.81"})
+
+    assert gate.recorded_metric(by_register, "roc_auc") == 0.8
+    assert gate.recorded_metric(by_mlflow, "roc_auc") == 0.81
+    assert gate.recorded_metric(by_mlflow, "f1") is None
 
 
 def test_model_metadata_round_trip(tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests import azure_flows as flows
-from tests.azure_flows import JOB
+from tests.azure_flows import BEST_TRIAL, JOB, PIPELINE, SWEEP
 
 MODEL = "customer-churn-model"
 METRICS = {"accuracy": 0.82, "roc_auc": 0.86}
@@ -156,3 +156,126 @@ def test_a_registration_the_service_refuses_is_one_line(azure, mlops, run_metada
         f"mlops: Could not find the output model_output of job {JOB}. (UserError, HTTP 400)"
     )
     assert not Path("outputs/model.json").exists()
+
+
+def run_metadata_of(project, job: str, job_type: str, outputs: tuple[str, ...]) -> Path:
+    """Run metadata as `mlops train` writes it when it submitted a pipeline or a sweep."""
+    path = project / "outputs" / "run.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "job_name": job,
+                "job_type": job_type,
+                "status": "Running",
+                "outputs": {
+                    name: f"azureml://jobs/{job}/outputs/{name}/paths/" for name in outputs
+                },
+            }
+        )
+    )
+    return path
+
+
+PIPELINE_OUTPUTS = ("model_output", "evaluation", "registration")
+
+
+def step_registration(registered: bool, model_name: str = MODEL, version: str | None = "3"):
+    """The registration.json of the pipeline's register step (components/register.py)."""
+    reason = (
+        "roc_auc 0.86 reaches the minimum 0.75"
+        if registered
+        else ("roc_auc 0.71 is below the minimum 0.75")
+    )
+    return {
+        "registered": registered,
+        "reason": reason,
+        "model_name": model_name,
+        "version": version if registered else None,
+        "metrics": METRICS if registered else {"roc_auc": 0.71},
+    }
+
+
+def after_the_pipeline(azure, registration: dict) -> None:
+    flows.pipeline_status(azure, "Completed", first=True)
+    flows.output_file(azure, PIPELINE, "registration", "registration.json", registration)
+
+
+def test_after_a_pipeline_the_version_its_register_step_registered_is_adopted(
+    azure, mlops, project
+):
+    run = run_metadata_of(project, PIPELINE, "pipeline", PIPELINE_OUTPUTS)
+    after_the_pipeline(azure, step_registration(True))
+
+    result = register(mlops, run, "--min-metric", "roc_auc=0.75")
+
+    assert result.exit_code == 0, result.output
+    adopted = {"name": MODEL, "version": "3", "job_name": PIPELINE, "metrics": METRICS}
+    assert json.loads(Path("outputs/model.json").read_text()) == adopted
+    assert json.loads(result.stdout)["gate"][0]["passed"] is True
+    assert not azure.requests("PUT"), "one pipeline run, one version: nothing registered again"
+    downloads = [sent.path for sent in azure.requests("GET") if ".blob." in sent.url]
+    assert downloads[-1].endswith(f"/azureml/{PIPELINE}/registration/registration.json")
+
+
+def test_after_a_pipeline_its_register_steps_refusal_is_the_gates(azure, mlops, project):
+    run = run_metadata_of(project, PIPELINE, "pipeline", PIPELINE_OUTPUTS)
+    after_the_pipeline(azure, step_registration(False))
+
+    result = register(mlops, run, "--min-metric", "roc_auc=0.75")
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "mlops: gate refused the model: the pipeline's register step: roc_auc 0.71 is below the "
+        "minimum 0.75"
+    )
+    assert not Path("outputs/model.json").exists()
+
+
+def test_after_a_pipeline_a_version_of_another_name_is_refused(azure, mlops, project):
+    run = run_metadata_of(project, PIPELINE, "pipeline", PIPELINE_OUTPUTS)
+    after_the_pipeline(azure, step_registration(True, model_name="other-model"))
+
+    result = register(mlops, run)
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"mlops: --name {MODEL}: the pipeline's register step registered other-model:3 (its "
+        "input model_name): give both the same name"
+    )
+    assert not Path("outputs/model.json").exists()
+
+
+def test_after_a_sweep_the_model_of_its_best_trial_is_registered(azure, mlops, project):
+    # Written when the sweep was submitted: its best trial was not known yet.
+    run = run_metadata_of(project, SWEEP, "sweep", ("model_output",))
+    flows.sweep_status(azure, "Completed", best=(BEST_TRIAL, 0.86))
+    azure.serve("jobs/get.json", job_name=BEST_TRIAL, status="Completed", experiment="churn")
+    flows.job_metrics(azure, METRICS, job=BEST_TRIAL)
+    flows.register_model(azure, MODEL)
+
+    result = register(mlops, run, "--min-metric", "roc_auc=0.75")
+
+    assert result.exit_code == 0, result.output
+    (sent,) = azure.requests("PUT", f"/models/{MODEL}/versions/1")
+    model = sent.json()["properties"]
+    assert model["modelUri"] == f"azureml://jobs/{BEST_TRIAL}/outputs/model_output/paths/"
+    assert model["properties"]["metric.roc_auc"] == "0.86"
+    downloads = [sent.path for sent in azure.requests("GET") if ".blob." in sent.url]
+    assert downloads[-1].endswith(f"/azureml/{BEST_TRIAL}/model_output/metrics.json")
+
+
+def test_production_metrics_recorded_as_tags_are_compared_too(azure, mlops, run_metadata):
+    # The pipeline's register step registers through MLflow, which records metrics as tags.
+    registered_by_mlflow = flows.model_version(
+        MODEL, "3", {"stage": "production", "metric.roc_auc": "0.9"}, {}
+    )
+    flows.job_status(azure, "Completed")
+    flows.job_metrics(azure, METRICS)
+    azure.serve("models/list.json", model_name=MODEL, versions=[registered_by_mlflow])
+
+    result = register(mlops, run_metadata, "--compare-production", "roc_auc")
+
+    assert result.exit_code == 1
+    assert f"not better than production {MODEL}:3 (0.9)" in result.stderr
+    assert not azure.requests("PUT")
