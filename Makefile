@@ -14,7 +14,7 @@ $(VENV_PYTHON): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade "pip>=25.1"
 	$(VENV_PYTHON) -m pip install --quiet --group bootstrap
-	$(UV) pip install --quiet --python $(VENV_PYTHON) --group dev
+	$(UV) pip install --quiet --compile-bytecode --python $(VENV_PYTHON) --group dev
 	touch $(VENV_PYTHON)
 
 venv: $(VENV_PYTHON)
@@ -29,12 +29,13 @@ demo: $(VENV_PYTHON)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(MAKE) -C $(DEMO_PROJECT) setup train-local score-local \
 		PYTHON=.venv/bin/python
 
+# One test at a time to whichever core is free, the longest first (tests/conftest.py).
 test: $(VENV_PYTHON)
-	$(VENV_PYTHON) -m pytest -n auto --dist worksteal
+	$(VENV_PYTHON) -m pytest -n auto --dist load --maxschedchunk 1
 
 # For inner loops: no installs, no registry, no run of a generated project's whole suite.
 test-fast: $(VENV_PYTHON)
-	$(VENV_PYTHON) -m pytest -n auto --dist worksteal -m "not slow"
+	$(VENV_PYTHON) -m pytest -n auto --dist load --maxschedchunk 1 -m "not slow"
 
 # The model template's support files and hooks are the template's own code; the model files in it
 # are linted again in every bake, by the generated project's rules.

@@ -20,12 +20,38 @@ from locations import REPO_ROOT
 from matrix import SUPPORTED, SUPPORTED_BY_ID
 
 PROJECT_VENVS = REPO_ROOT / ".cache" / "project-venvs"
+# Part of a project environment's key, beside what it installs: changed when create_project_venv
+# builds differently.
+VENV_RECIPE = b"compiled-bytecode"
 
 
-def pytest_collection_modifyitems(items):
-    """The slow tests first, so that on two cores the longest ones start at once and the rest of
-    the suite runs beside them (the order within each group is kept)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+# Each test's duration in the last run (setup, call and teardown), kept in pytest's cache.
+DURATIONS_KEY = "aml-accelerator/durations"
+durations_of_this_run: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first, by their durations in the last run, and the slow ones first where
+    there is none: `--dist load` then starts the longest on each core at once, and the short ones
+    fill in beside them. Every worker reads the same durations, so all order alike."""
+    last_run = config.cache.get(DURATIONS_KEY, {}) if config.cache else {}
+    items.sort(
+        key=lambda item: (-last_run.get(item.nodeid, 0.0), item.get_closest_marker("slow") is None)
+    )
+
+
+def pytest_runtest_logreport(report):
+    durations_of_this_run[report.nodeid] = (
+        durations_of_this_run.get(report.nodeid, 0.0) + report.duration
+    )
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if config.cache and not hasattr(config, "workerinput"):
+        config.cache.set(
+            DURATIONS_KEY, {**config.cache.get(DURATIONS_KEY, {}), **durations_of_this_run}
+        )
 
 
 def run(command, cwd, env=None, timeout=900):
@@ -107,7 +133,10 @@ def create_project_venv(venv_dir: Path, project: Path) -> Path:
     run([uv(), "venv", "--quiet", "--python", python_version, venv_dir], cwd=project)
     python = venv_python(venv_dir)
     requirements = ["-r", project / "pyproject.toml", "--extra", "dev"]
-    run([uv(), "pip", "install", "--quiet", "--python", python, *requirements], cwd=project)
+    # Compiled once here: where PYTHONDONTWRITEBYTECODE is set, every interpreter a test starts
+    # would otherwise compile azure-ai-ml, MLflow and scikit-learn again (seconds each).
+    install = [uv(), "pip", "install", "--quiet", "--compile-bytecode", "--python", python]
+    run([*install, *requirements], cwd=project)
     return python
 
 
@@ -117,12 +146,13 @@ def project_python(default_project):
     rebuilt when the generated pyproject.toml's dependencies change."""
     pyproject = (default_project / "pyproject.toml").read_bytes()
     python_version = (default_project / ".python-version").read_bytes()
-    key = hashlib.sha256(pyproject + python_version).hexdigest()[:16]
+    key = hashlib.sha256(pyproject + python_version + VENV_RECIPE).hexdigest()[:16]
     venv_dir = PROJECT_VENVS / key
     ready_marker = venv_dir / ".ready"
     PROJECT_VENVS.mkdir(parents=True, exist_ok=True)
     with FileLock(str(venv_dir) + ".lock"):
         if not ready_marker.exists():
+            remove_other_venvs(keep=venv_dir)
             create_project_venv(venv_dir, default_project)
             ready_marker.touch()
     return venv_python(venv_dir)

@@ -94,6 +94,8 @@ def resolved_pins(requirements: list[str], python_version: str, tmp_path, source
             "pip",
             "compile",
             "--quiet",
+            # The target Python is a version to resolve for, not an interpreter to download.
+            "--no-python-downloads",
             "--no-header",
             "--no-annotate",
             "--only-binary",

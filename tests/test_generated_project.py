@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tomllib
 import venv
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from conftest import project_env, run, venv_python
+from conftest import SECOND_MODEL, project_env, run, venv_python
 from locations import REPO_ROOT
 from matrix import SUPPORTED
 
@@ -50,23 +51,56 @@ def assert_passed_except_skips_in(junit_report: Path, may_skip: set[str]) -> dic
     return outcomes
 
 
+# The project's suite in parts that run side by side, each in its own copy: the mlops tests, and
+# each model's tests. Together they are the whole suite (test_the_parts_are_the_whole_suite).
+SUITE_PARTS = {
+    "mlops": "tests",
+    "model1": "models/model1",
+    "second-model": f"models/{SECOND_MODEL}",
+}
+
+
+def suite_modules_in(folder: Path, project: Path) -> set[str]:
+    """The dotted names of the test modules under ``folder`` (models.model1.tests.test_train)."""
+    return {
+        ".".join(path.relative_to(project).with_suffix("").parts)
+        for path in folder.rglob("test_*.py")
+    }
+
+
+def test_the_parts_are_the_whole_suite(two_model_project):
+    project = two_model_project.path
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    testpaths = pyproject["tool"]["pytest"]["ini_options"]["testpaths"]
+    whole = set().union(*(suite_modules_in(project / path, project) for path in testpaths))
+    parts = [suite_modules_in(project / path, project) for path in SUITE_PARTS.values()]
+    assert set().union(*parts) == whole
+    assert sum(map(len, parts)) == len(whole)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("part", SUITE_PARTS)
 def test_generated_project_tests_pass_with_a_second_model(
-    two_model_project, project_python, tmp_path
+    two_model_project, project_python, tmp_path, part
 ):
-    """Every model's tests (training on the sample data, scoring over HTTP) and the mlops tests."""
+    """Every model's tests (training on the sample data, the local pipeline, batch scoring,
+    scoring over HTTP) and the mlops tests, of a project with a model added."""
     project = working_copy(two_model_project.path, tmp_path)
     report = tmp_path / "report.xml"
     run(
-        [project_python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"],
+        [project_python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}"]
+        + [SUITE_PARTS[part]],
         cwd=project,
         env=project_env(project_python),
     )
     outcomes = assert_passed_except_skips_in(report, MAY_SKIP)
-    assert {"tests.test_validate", "tests.test_dry_run", "tests.test_rollout"} <= set(outcomes)
-    for model in ("model1", two_model_project.second_model):
-        for module in ("test_train", "test_score", "test_pipeline"):
-            assert f"models.{model}.tests.{module}" in outcomes, sorted(outcomes)
+    assert set(outcomes) == suite_modules_in(project / SUITE_PARTS[part], project)
+    if part == "mlops":
+        assert {"tests.test_validate", "tests.test_dry_run", "tests.test_rollout"} <= set(outcomes)
+    else:
+        assert {"test_train", "test_score", "test_pipeline", "test_batch_score"} <= {
+            module.rsplit(".", 1)[-1] for module in outcomes
+        }
 
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
