@@ -34,7 +34,8 @@ def pytest_collection_modifyitems(config, items):
     """The longest tests first, by their durations in the last run, and the slow ones first where
     there is none: `--dist load` then starts the longest on each core at once, and the short ones
     fill in beside them. Every worker reads the same durations, so all order alike."""
-    last_run = config.cache.get(DURATIONS_KEY, {}) if config.cache else {}
+    cache = getattr(config, "cache", None)  # none with -p no:cacheprovider
+    last_run = cache.get(DURATIONS_KEY, {}) if cache else {}
     items.sort(
         key=lambda item: (-last_run.get(item.nodeid, 0.0), item.get_closest_marker("slow") is None)
     )
@@ -48,10 +49,9 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     config = session.config
-    if config.cache and not hasattr(config, "workerinput"):
-        config.cache.set(
-            DURATIONS_KEY, {**config.cache.get(DURATIONS_KEY, {}), **durations_of_this_run}
-        )
+    cache = getattr(config, "cache", None)
+    if cache and not hasattr(config, "workerinput"):
+        cache.set(DURATIONS_KEY, {**cache.get(DURATIONS_KEY, {}), **durations_of_this_run})
 
 
 def run(command, cwd, env=None, timeout=900):

@@ -292,3 +292,29 @@ def test_the_pipelines_list_the_models_by_name_not_by_text(two_model_project):
         "model1",
         two_model_project.second_model,
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "rule"),
+    [
+        ("%", "is not a model of this project"),
+        ("model%", "is not a model of this project"),
+        ("model1 churn-v2", "must be one name"),
+        ("", "must be one name"),
+        ("model1; touch pwned", "must be one name"),
+        ("nope", "is not a model of this project"),
+    ],
+)
+def test_a_model_target_refuses_anything_but_one_model_before_running_anything(
+    default_project, model, rule
+):
+    dry_run = subprocess.run(
+        ["make", "--dry-run", "train-local", f"MODEL={model}"],
+        cwd=default_project,
+        capture_output=True,
+        text=True,
+    )
+
+    assert dry_run.returncode != 0
+    assert "train.py" not in dry_run.stdout
+    assert f'MODEL="{model}" {rule} (models: model1)' in dry_run.stderr
