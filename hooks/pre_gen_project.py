@@ -18,6 +18,8 @@ SUPPORTED_PYTHON_VERSIONS = ("3.11", "3.12")
 CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
 DEPLOYMENTS = ("online", "batch", "both", "none")
 MAX_NODES_LIMIT = 100
+# The fields of a cron expression as Azure ML schedules read it, with the bounds of their numbers.
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
 # Control characters, line/paragraph separators, surrogates and noncharacters (U+FFFE, U+FFFF):
 # YAML and TOML refuse or rewrite them.
 UNWRITABLE_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Zl", "Zp"})
@@ -184,6 +186,37 @@ def check_deployment(value: str) -> str | None:
     return f"must be one of {', '.join(DEPLOYMENTS)}"
 
 
+def _cron_field_problem(field: str, low: int, high: int) -> bool:
+    """Whether one field (*, N, N-M, a list of those, each with an optional /STEP) is malformed."""
+    for item in field.split(","):
+        values, _, step = item.partition("/")
+        if step and not (step.isascii() and step.isdigit() and int(step) >= 1):
+            return True
+        if values == "*":
+            continue
+        bounds = values.split("-")
+        if len(bounds) > 2 or not all(b.isascii() and b.isdigit() for b in bounds):
+            return True
+        numbers = [int(b) for b in bounds]
+        if not all(low <= n <= high for n in numbers) or numbers != sorted(numbers):
+            return True
+    return False
+
+
+def check_retrain_cron(value: str) -> str | None:
+    fields = value.split(" ")
+    if len(fields) == len(CRON_FIELDS) and not any(
+        _cron_field_problem(field, low, high)
+        for field, (_, low, high) in zip(fields, CRON_FIELDS, strict=True)
+    ):
+        return None
+    return (
+        "must be a cron expression of five fields separated by single spaces (minute 0-59, "
+        "hour 0-23, day 1-31, month 1-12, weekday 0-6; each *, N, N-M or a list, with /STEP), "
+        "such as 0 3 * * 1"
+    )
+
+
 def check_endpoints_differ(answers: dict) -> tuple[str, str] | None:
     production = answers["online_endpoint_name"]
     if production.lower() != answers["staging_endpoint_name"].lower():
@@ -212,6 +245,7 @@ ANSWER_RULES = {
     "staging_endpoint_name": check_staging_endpoint_name,
     "ci_provider": check_ci_provider,
     "deployment": check_deployment,
+    "retrain_cron": check_retrain_cron,
 }
 COMBINATION_RULES = (check_endpoints_differ,)
 

@@ -16,6 +16,7 @@ MODEL_FILES = frozenset(
     train.py
     score.py
     aml_config/environment.yml
+    aml_config/retrain-schedule.yml
     aml_config/sweep.yml
     aml_config/train-amlcompute.yml
     aml_config/train-conda.yml

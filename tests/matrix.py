@@ -83,6 +83,7 @@ SUPPORTED = (
             "azure_location": "swedencentral",
             "vm_size": "Standard_NC4as_T4_v3",
             "max_nodes": "8",
+            "retrain_cron": "30 1 1,15 * *",
         },
     ),
 )
@@ -120,6 +121,7 @@ REJECTED = (
     Rejected("unsupported-python", {"python_version": "3.9"}, ("python_version",)),
     Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
     Rejected("unknown-deployment", {"deployment": "serverless"}, ("deployment",)),
+    Rejected("cron-with-seconds", {"retrain_cron": "0 0 3 * * 1"}, ("retrain_cron",)),
     Rejected(
         "several-problems-at-once",
         {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},

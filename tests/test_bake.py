@@ -86,6 +86,7 @@ def test_the_model_template_is_copied_as_it_is_with_the_project_answers(baked_pr
         "compute_name": answers["compute_name"],
         "max_nodes": answers["max_nodes"],
         "deployment": answers["deployment"],
+        "retrain_cron": answers["retrain_cron"],
     }
     assert set(context) == set(MODEL_TEMPLATE_CONTEXT)
 

@@ -35,6 +35,7 @@ ACCEPTED = {
     "staging_endpoint_name": ["churn-stg-abcde", "stg"],
     "ci_provider": ["github-actions", "azure-devops", "both", "none"],
     "deployment": ["online", "batch", "both", "none"],
+    "retrain_cron": ["0 3 * * 1", "*/15 * * * *", "30 2 1,15 * 1-5", "0 0 * 1-12/3 0"],
 }
 
 REFUSED = {
@@ -67,6 +68,19 @@ REFUSED = {
     "staging_endpoint_name": ["-stg", "stg.churn"],
     "ci_provider": ["jenkins", "GitHub Actions", ""],
     "deployment": ["serverless", "Online", "online,batch", ""],
+    "retrain_cron": [
+        "",
+        "0 3 * *",
+        "0 3 * * 1 2026",
+        "0  3 * * 1",
+        "60 3 * * 1",
+        "0 3 * * 7",
+        "0 3 * * MON",
+        "5-1 * * * *",
+        "*/0 * * * *",
+        "0 3 * * 1; touch pwned",
+        "0 3 * * ١",
+    ],
 }
 
 
@@ -110,6 +124,7 @@ def rendered_defaults(**overrides):
         "staging_endpoint_name": "customer-churn-stg-fghij",
         "ci_provider": "github-actions",
         "deployment": "online",
+        "retrain_cron": "0 3 * * 1",
     }
     return answers | overrides
 

@@ -31,10 +31,12 @@ for folder, args in json.loads(sys.argv[1]):
     results.append({"exit_code": run.exit_code, "stdout": run.stdout, "stderr": run.stderr})
 print(json.dumps(results))
 """
+RETRAIN_DRY_RUN = ("apply", "models/model1/aml_config/retrain-schedule.yml", "--dry-run")
 DRY_RUNS = (
     ("validate",),
     ("apply", "aml/compute.yml", "--dry-run"),
     ("train", "models/model1/aml_config/train-amlcompute.yml", "--dry-run"),
+    RETRAIN_DRY_RUN,
     ("train", "models/model1/aml_config/train-pipeline.yml", "--dry-run"),
     ("train", "models/model1/aml_config/sweep.yml", "--dry-run"),
 )
@@ -185,6 +187,29 @@ def test_pipeline_and_sweep_dry_runs_carry_the_answers(offline_commands, bake_ca
     assert submitted["uploads"] == [
         {"field": "properties.trial.codeId", "local_path": "models/model1"}
     ]
+
+
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_the_retraining_schedule_runs_the_pipeline_on_the_answered_cron(
+    offline_commands, bake_case
+):
+    bake = offline_commands[bake_case.id]
+    answers, applied = bake["answers"], bake["results"][" ".join(RETRAIN_DRY_RUN)]
+    assert applied["exit_code"] == 0, applied
+
+    *components, schedule = json.loads(applied["stdout"])["requests"]
+    assert schedule["resource"] == f"schedules/{answers['project_slug']}-model1-retraining"
+    properties = schedule["body"]["properties"]
+    assert properties["trigger"] == {
+        "triggerType": "Cron",
+        "expression": answers["retrain_cron"],
+        "timeZone": "UTC",
+    }
+    job = properties["action"]["jobDefinition"]
+    assert job["jobType"] == "Pipeline"
+    assert job["settings"]["default_compute"] == f"{WORKSPACE}/computes/{answers['compute_name']}"
+    assert list(job["jobs"]) == ["prep", "train", "evaluate", "register"]
+    assert len(components) == len(job["jobs"])
 
 
 def name_rules_of_mlops(project: Path) -> dict[str, str]:

@@ -377,6 +377,16 @@ def check_batch_schedule(schedule, spec: Path, project: BakedProject) -> None:
     assert resolved(spec, step.component.code) == project.path
 
 
+def check_retrain_schedule(schedule, spec: Path, project: BakedProject) -> None:
+    assert str(schedule.trigger.type.value).lower() == "cron"
+    assert schedule.trigger.expression == project.answers["retrain_cron"]
+    assert schedule.trigger.time_zone == "UTC"
+    job = schedule.create_job
+    assert job.type == "pipeline"
+    assert list(job.jobs) == ["prep", "train", "evaluate", "register"]
+    assert job.settings.continue_on_step_failure is False
+
+
 def check_nightly_batch_job(job, spec: Path, project: BakedProject) -> None:
     assert job.type == "pipeline"
     assert job.experiment_name == project.answers["experiment_name"]
@@ -398,6 +408,7 @@ CHECKS_BY_SPEC: dict[str, Callable] = {
     f"{MODEL_DIR}/aml_config/train-amlcompute.yml": check_cluster_training_job,
     f"{MODEL_DIR}/aml_config/train-pipeline.yml": check_training_pipeline,
     f"{MODEL_DIR}/aml_config/sweep.yml": check_sweep,
+    f"{MODEL_DIR}/aml_config/retrain-schedule.yml": check_retrain_schedule,
     **{f"{MODEL_DIR}/components/{step}.yml": check_component for step in PIPELINE_STEPS},
     f"{MODEL_DIR}/deployment/endpoint.yml": check_online_endpoint,
     f"{MODEL_DIR}/deployment/deployment.yml": check_online_deployment,
