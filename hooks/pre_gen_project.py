@@ -19,7 +19,13 @@ CI_PROVIDERS = ("github-actions", "azure-devops", "both", "none")
 DEPLOYMENTS = ("online", "batch", "both", "none")
 MAX_NODES_LIMIT = 100
 # The fields of a cron expression as Azure ML schedules read it, with the bounds of their numbers.
-CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
+CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day", 1, 31),
+    ("month", 1, 12),
+    ("weekday", 0, 6),
+)
 # Control characters, line/paragraph separators, surrogates and noncharacters (U+FFFE, U+FFFF):
 # YAML and TOML refuse or rewrite them.
 UNWRITABLE_CATEGORIES = frozenset({"Cc", "Cs", "Cn", "Zl", "Zp"})

@@ -68,6 +68,7 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
             f"{model}/aml_config/train-local.yml": "job",
             f"{model}/aml_config/train-pipeline.yml": "job",
             f"{model}/aml_config/sweep.yml": "job",
+            f"{model}/aml_config/retrain-schedule.yml": "schedule",
             **{f"{model}/components/{step}.yml": "component" for step in PIPELINE_STEPS},
         }
         expected |= {
