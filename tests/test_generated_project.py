@@ -149,7 +149,8 @@ def test_setup_installs_with_pip_where_there_is_no_uv(bake, tmp_path):
     """`make setup` without uv runs pip: here with the `cli` extra, which CI's job listing the
     models installs, and which then runs `mlops models` without the Azure SDKs. (The uv path
     installs every extra for real in the demo.)"""
-    project = bake("defaults")
+    # An editable install writes the project's metadata into its folder: a copy.
+    project = working_copy(bake("defaults"), tmp_path)
     venv.create(tmp_path / "venv", with_pip=True, upgrade_deps=True)
     python = venv_python(tmp_path / "venv")
     env = project_env(python)
