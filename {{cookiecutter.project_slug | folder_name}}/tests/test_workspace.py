@@ -231,7 +231,8 @@ def token_service() -> Iterator[SimpleNamespace]:
     state = SimpleNamespace(status=200, answer=None, delay=0.0, requests=[])
     server.state = state
     state.url = f"http://127.0.0.1:{server.server_address[1]}{TOKEN_PATH}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for one.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield state
     server.shutdown()
