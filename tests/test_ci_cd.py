@@ -734,13 +734,19 @@ def test_no_step_may_fail_quietly(azure_devops_project):
                 assert step["persistCredentials"] == "false"
 
 
-def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_project):
-    stages = stages_of(azure_devops_project)
-    (task,) = [
+def model1_step_running(project: Path, target: str, stage: int) -> dict:
+    """The one step of model1's stage ``stage`` (0 train, 1 staging) that runs ``make target``."""
+    stages = stages_of(project)
+    (step,) = [
         step
-        for step in all_steps(stages[model_stage_ids("model1")[1]])
-        if "deploy-staging" in make_targets(script_of(step), step.get("env", {}))
+        for step in all_steps(stages[model_stage_ids("model1")[stage]])
+        if target in make_targets(script_of(step), step.get("env", {}))
     ]
+    return step
+
+
+def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_project):
+    task = model1_step_running(azure_devops_project, "deploy-staging", stage=1)
     assert task["env"] == {
         "MAKE_TARGET": "deploy-staging",
         "MODEL": "model1",
@@ -757,12 +763,7 @@ def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_
 
 
 def test_the_training_job_asked_for_reaches_make_as_a_variable(azure_devops_project):
-    stages = stages_of(azure_devops_project)
-    (task,) = [
-        step
-        for step in all_steps(stages[model_stage_ids("model1")[0]])
-        if "train-remote" in make_targets(script_of(step), step.get("env", {}))
-    ]
+    task = model1_step_running(azure_devops_project, "train-remote", stage=0)
     # The pipeline variable of the run's `job` parameter (test_pipeline_settings_...).
     assert task["env"]["TRAIN_JOB"] == "$(trainJob)"
     (call,) = make_calls(script_of(task), {})

@@ -335,12 +335,18 @@ def watch_sweep(
 
 def output_file(azure: ScriptedAzure, job: str, output: str, name: str, document: Any) -> None:
     """One JSON file at the top of a job's output, downloaded alone (``None``: there is none)."""
-    blob = f"azureml/{job}/{output}/{name}"
-    azure.serve("datastores/workspaceblobstore.json")
     if document is None:
+        azure.serve("datastores/workspaceblobstore.json")
         azure.serve("storage/list-no-blobs.json")
         return
-    content = json.dumps(document)
+    output_blob(azure, job, output, name, json.dumps(document))
+
+
+def output_blob(azure: ScriptedAzure, job: str, output: str, name: str, content: str) -> None:
+    """The one file ``name`` of a job's output, listed in the workspace's blob store and
+    downloaded with ``content``."""
+    blob = f"azureml/{job}/{output}/{name}"
+    azure.serve("datastores/workspaceblobstore.json")
     azure.serve("storage/list-blobs.json", blob=blob)
     azure.serve(
         "storage/download-blob.json",

@@ -191,15 +191,7 @@ def test_a_job_on_a_local_folder_is_waited_for_and_its_predictions_downloaded(
     azure.serve("batch-endpoints/get.json", endpoint_name=ENDPOINT, default_deployment="blue")
     azure.serve("batch-jobs/invoke.json", endpoint_name=ENDPOINT, job_name=flows.JOB)
     batch_job_status(azure, "NotStarted", "Running", "Completed", "Completed")
-    blob = f"azureml/{flows.JOB}/score/predictions.csv"
-    azure.serve("datastores/workspaceblobstore.json")
-    azure.serve("storage/list-blobs.json", blob=blob)
-    azure.serve(
-        "storage/download-blob.json",
-        blob=blob,
-        content=PREDICTIONS,
-        content_range=f"bytes 0-{len(PREDICTIONS) - 1}/{len(PREDICTIONS)}",
-    )
+    flows.output_blob(azure, flows.JOB, "score", "predictions.csv", PREDICTIONS)
     folder = tmp_path / "predictions"
 
     result = invoke_batch(mlops, "--input", "sample-data", "--wait", "--download", folder)
