@@ -48,6 +48,7 @@ AZURE_LOCATIONS = frozenset(
 SLUG_PATTERN = "(?=.{1," + str(SLUG_MAX_LENGTH) + "}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"
 RESOURCE_GROUP_PATTERN = r"[A-Za-z0-9._()-]{0,89}[A-Za-z0-9_()-]"
 WORKSPACE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
+REGISTRY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
 COMPUTE_PATTERN = r"(?!.*-[0-9]*$)[A-Za-z][A-Za-z0-9-]{2,23}"
 ENDPOINT_PATTERN = r"(?=.{3,32}$)[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*"
 ASSET_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}"
@@ -119,6 +120,14 @@ def check_resource_group(value: str) -> str | None:
 def check_workspace_name(value: str) -> str | None:
     return _unless_matching(
         WORKSPACE_PATTERN,
+        value,
+        "must be 3-33 letters, digits, '_' or '-', starting with a letter or digit",
+    )
+
+
+def check_registry_name(value: str) -> str | None:
+    return _unless_matching(
+        REGISTRY_PATTERN,
         value,
         "must be 3-33 letters, digits, '_' or '-', starting with a letter or digit",
     )
@@ -242,6 +251,9 @@ ANSWER_RULES = {
     "azure_location": check_azure_location,
     "resource_group": check_resource_group,
     "workspace_name": check_workspace_name,
+    "prod_resource_group": check_resource_group,
+    "prod_workspace_name": check_workspace_name,
+    "registry_name": check_registry_name,
     "compute_name": check_compute_name,
     "vm_size": check_vm_size,
     "max_nodes": check_max_nodes,

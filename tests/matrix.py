@@ -35,6 +35,7 @@ YAML_LOOKALIKE_NAMES = {
     "project_slug": "yes",
     "resource_group": "1_000",
     "workspace_name": "0777",
+    "registry_name": "0x1f",
     "compute_name": "true",
     "experiment_name": "2024",
     "model_name": "12345",
@@ -67,12 +68,19 @@ SUPPORTED = (
     Bake("python-3.12", {"python_version": "3.12"}),
     # The generated project's whole suite runs once, here, with a second model added: names other
     # than the defaults (the slug of this prose) catch a test that hard-codes them; both providers'
-    # CI/CD and both deployment kinds (online and batch scoring) are present. The other
+    # CI/CD, both deployment kinds (online and batch scoring) and a production workspace of its
+    # own are present. The other
     # combinations change files the template's own tests check for every bake (specs, CI/CD,
     # text), not what the project's suite tests.
     Bake(
         "hostile-prose",
-        {**HOSTILE_PROSE, "ci_provider": "both", "deployment": "both"},
+        {
+            **HOSTILE_PROSE,
+            "ci_provider": "both",
+            "deployment": "both",
+            "prod_resource_group": "rg-churn-prod",
+            "prod_workspace_name": "mlw-churn-prod",
+        },
         runs_project_tests=True,
     ),
     Bake("yaml-lookalike-names", YAML_LOOKALIKE_NAMES),
@@ -106,6 +114,7 @@ REJECTED = (
     Rejected("empty-project-name", {"project_name": "  "}, ("project_name",)),
     Rejected("multi-line-description", {"description": "one\ntwo"}, ("description",)),
     Rejected("unknown-region", {"azure_location": "West Europe"}, ("azure_location",)),
+    Rejected("registry-with-a-dot", {"registry_name": "reg.churn"}, ("registry_name",)),
     Rejected("compute-digit-after-dash", {"compute_name": "cpu-1"}, ("compute_name",)),
     Rejected("workspace-too-short", {"workspace_name": "ws"}, ("workspace_name",)),
     Rejected("vm-size-typo", {"vm_size": "DS3_v2"}, ("vm_size",)),
