@@ -124,7 +124,7 @@ def apply_asset(client: Any, asset: Asset) -> dict[str, Any]:
         return apply_versioned(operations, asset)
     if asset.kind.keeps_live_traffic:
         keep_live_traffic(operations, asset.entity)
-    wait_for(operations.begin_create_or_update(asset.entity), f"applying {asset.label}")
+    wait_for(getattr(operations, asset.kind.creator)(asset.entity), f"applying {asset.label}")
     return result(asset, "applied", None)
 
 

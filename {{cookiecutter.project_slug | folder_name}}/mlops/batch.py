@@ -119,7 +119,7 @@ def load_target(
     # The default deployment belongs to the rollout, not to the spec.
     endpoint.defaults = None
     deployment.endpoint_name = endpoint.name
-    deployment.model = f"azureml:{model.name}:{model.version}"
+    deployment.model = model.asset_id
     return BatchTarget(endpoint, deployment, model, check_batch_input("--smoke-input", smoke_input))
 
 

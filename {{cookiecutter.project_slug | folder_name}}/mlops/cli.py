@@ -30,6 +30,11 @@ MODEL_LIST_FORMATS = {
 METADATA_OUT = click.option(
     "--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here."
 )
+REGISTRY_OPTION = click.option(
+    "--registry",
+    metavar="NAME",
+    help="Deploy this Azure ML registry's version (after mlops promote), not the workspace's.",
+)
 DRY_RUN = click.option(
     "--dry-run",
     is_flag=True,
@@ -88,16 +93,27 @@ def project_root() -> Path:
 @click.option(
     "--verbose", is_flag=True, help="Show the credential and the Azure SDKs' log on stderr."
 )
-def main(verbose: bool) -> None:
-    """Operations on this project's Azure Machine Learning workspace.
+@click.option(
+    "--env",
+    "environment",
+    envvar="MLOPS_ENV",
+    metavar="dev|prod",
+    help="Work in this environment of pyproject.toml [tool.mlops.environments] (or MLOPS_ENV).",
+)
+def main(verbose: bool, environment: str | None) -> None:
+    """Operations on this project's Azure Machine Learning workspaces.
 
     Exit codes: 0 done; 1 an Azure operation failed or a gate refused; 2 bad input or an invalid
-    spec; 130 interrupted. The workspace comes from AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
-    AZUREML_WORKSPACE_NAME (or config.json); credentials from DefaultAzureCredential, or in
-    GitHub Actions with AZURE_CLIENT_ID and AZURE_TENANT_ID set, from a fresh OIDC token at each
-    sign-in. `mlops doctor` shows which.
+    spec; 130 interrupted. The workspace comes from the environment --env names (dev or prod in
+    pyproject.toml), completed by AZURE_SUBSCRIPTION_ID, AZURE_RESOURCE_GROUP and
+    AZUREML_WORKSPACE_NAME (or config.json); without --env, from those alone. Credentials come
+    from DefaultAzureCredential, or in GitHub Actions with AZURE_CLIENT_ID and AZURE_TENANT_ID
+    set, from a fresh OIDC token at each sign-in. `mlops doctor` shows which.
     """
+    from mlops.workspace import PYPROJECT, choose_environment
+
     configure_logging(verbose)
+    choose_environment(environment, project_root() / PYPROJECT)
 
 
 @main.command()
@@ -244,7 +260,8 @@ def register(
 @click.option("--endpoint", "endpoint_spec", required=True, type=EXISTING_FILE)
 @click.option("--deployment", "deployment_spec", required=True, type=EXISTING_FILE)
 @click.option("--model", metavar="NAME:VERSION", help="Model version to deploy.")
-@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register.")
+@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register or promote.")
+@REGISTRY_OPTION
 @click.option("--endpoint-name", metavar="NAME", help="Deploy to this endpoint instead.")
 @click.option("--smoke-request", type=EXISTING_FILE, help="Request the new deployment must answer.")
 @click.option("--traffic-steps", default="100", show_default=True, metavar="10,50,100")
@@ -257,6 +274,7 @@ def deploy(
     deployment_spec: Path,
     model: str | None,
     model_metadata: Path | None,
+    registry: str | None,
     endpoint_name: str | None,
     smoke_request: Path | None,
     traffic_steps: str,
@@ -274,7 +292,7 @@ def deploy(
         endpoint_spec,
         deployment_spec,
         endpoint_name,
-        rollout.model_to_deploy(model, model_metadata),
+        rollout.model_to_deploy(model, model_metadata, registry),
         smoke_request,
     )
     if dry_run:
@@ -285,11 +303,49 @@ def deploy(
         emit_json(rollout.deploy(client(), target, steps, step_wait, stage))
 
 
+@main.command()
+@click.option("--model", metavar="NAME:VERSION", help="Registered version in the workspace.")
+@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register.")
+@click.option("--registry", required=True, metavar="NAME", help="Azure ML registry to share into.")
+@click.option(
+    "--min-metric",
+    "min_metrics",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="The gate the version must have passed: its recorded metric reaches VALUE.",
+)
+@click.option("--metadata-out", type=OUTPUT_FILE, help="Write the promoted model's metadata here.")
+@DRY_RUN
+def promote(
+    model: str | None,
+    model_metadata: Path | None,
+    registry: str,
+    min_metrics: tuple[str, ...],
+    metadata_out: Path | None,
+    dry_run: bool,
+) -> None:
+    """Share a model version that passed its gate and staging into a registry, for production.
+
+    Refused (exit 1), with the reasons, when the version records no gated metric or one below its
+    minimum, or was never deployed to staging (no tag stage=staging). Production then deploys it
+    with `mlops deploy --registry NAME --model-metadata` of what --metadata-out wrote.
+    """
+    from mlops import promote as promotion
+    from mlops.deploy import model_to_deploy
+
+    chosen = promotion.build_promotion(model_to_deploy(model, model_metadata), registry, min_metrics)
+    if dry_run:
+        emit_json(promotion.dry_run(chosen))
+    else:
+        emit_json(promotion.promote(client(), chosen, metadata_out))
+
+
 @main.command(name="deploy-batch")
 @click.option("--endpoint", "endpoint_spec", required=True, type=EXISTING_FILE)
 @click.option("--deployment", "deployment_spec", required=True, type=EXISTING_FILE)
 @click.option("--model", metavar="NAME:VERSION", help="Model version to deploy.")
-@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register.")
+@click.option("--model-metadata", type=EXISTING_FILE, help="From mlops register or promote.")
+@REGISTRY_OPTION
 @click.option("--endpoint-name", metavar="NAME", help="Deploy to this endpoint instead.")
 @click.option(
     "--smoke-input",
@@ -309,6 +365,7 @@ def deploy_batch(
     deployment_spec: Path,
     model: str | None,
     model_metadata: Path | None,
+    registry: str | None,
     endpoint_name: str | None,
     smoke_input: str,
     stage: str | None,
@@ -324,7 +381,7 @@ def deploy_batch(
         endpoint_spec,
         deployment_spec,
         endpoint_name,
-        model_to_deploy(model, model_metadata),
+        model_to_deploy(model, model_metadata, registry),
         smoke_input,
     )
     if dry_run:

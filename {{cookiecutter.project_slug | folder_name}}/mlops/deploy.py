@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from mlops import payloads, rollout, specs
 from mlops.errors import AzureFailure, InvalidInput, describe
 from mlops.invoke import Answer, score
 from mlops.metadata import ModelMetadata, read_json, read_model_metadata
-from mlops.naming import parse_model_reference, require_valid_name
+from mlops.naming import parse_model_reference, parse_registry_model, require_valid_name
 from mlops.output import say, wait_for
 from mlops.rollout import (
     CreateDeployment,
@@ -53,12 +53,30 @@ class Target:
         return deployment
 
 
-def model_to_deploy(model: str | None, model_metadata: Path | None) -> ModelMetadata:
+def model_to_deploy(
+    model: str | None, model_metadata: Path | None, registry: str | None = None
+) -> ModelMetadata:
+    """The version --model or --model-metadata names; with ``registry`` (--registry), that
+    registry's version of it. --model may also be the version's azureml://registries/ URI."""
     if bool(model) == bool(model_metadata):
         raise InvalidInput("give exactly one of --model NAME:VERSION and --model-metadata FILE")
     if model:
-        return ModelMetadata(*parse_model_reference("--model", model))
-    return read_model_metadata(model_metadata)
+        in_registry = parse_registry_model("--model", model)
+        if in_registry:
+            held_by, name, version = in_registry
+            chosen = ModelMetadata(name, version, registry=held_by)
+        else:
+            chosen = ModelMetadata(*parse_model_reference("--model", model))
+    else:
+        chosen = read_model_metadata(model_metadata)
+    if registry is None:
+        return chosen
+    require_valid_name("--registry", registry, "registry")
+    if chosen.registry not in (None, registry):
+        raise InvalidInput(
+            f"--registry {registry}: {chosen.reference} was promoted to registry {chosen.registry}"
+        )
+    return replace(chosen, registry=registry)
 
 
 def load_target(
@@ -78,7 +96,7 @@ def load_target(
     endpoint.traffic = {}
     deployment.endpoint_name = endpoint.name
     require_model_of_spec(model, deployment.model, deployment_spec)
-    deployment.model = f"azureml:{model.name}:{model.version}"
+    deployment.model = model.asset_id
     if smoke_request is not None:
         read_json(smoke_request, "--smoke-request")
     return Target(endpoint, deployment, model, smoke_request)
@@ -193,7 +211,13 @@ class AzureRollout:
 
 
 def tag_model_stage(client: Any, model: ModelMetadata, stage: str) -> None:
-    """Tag the deployed model version stage=<stage>, and take the tag off the version before."""
+    """Tag the deployed model version stage=<stage>, and take the tag off the version before.
+
+    A registry's version is not tagged: the stages of a version are kept by the workspace that
+    registered it, and a registry's versions are shared with every workspace that deploys them."""
+    if model.registry:
+        say(f"model {model.asset_id}: a registry's version, not tagged {STAGE_TAG}={stage}")
+        return
     models = client.models
     for version in models.list(name=model.name):
         tags = version.tags or {}

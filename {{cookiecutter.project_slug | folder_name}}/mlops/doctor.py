@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from mlops.errors import InvalidInput
 from mlops.workspace import (
+    ENVIRONMENT_FIELDS,
     GITHUB_OIDC_VARIABLES,
     SETTING_VARIABLES,
+    ProjectEnvironment,
+    chosen_environment,
     credential_choice,
     find_config_file,
     github_oidc_missing,
@@ -84,16 +88,40 @@ def credential_findings(environ: Mapping[str, str]) -> list[Finding]:
     ]
 
 
-def findings(environ: Mapping[str, str] | None = None, start: Path | None = None) -> list[Finding]:
-    environ = os.environ if environ is None else environ
-    settings = resolve_settings(environ, start)
-    config = find_config_file(start or Path.cwd())
+def workspace_findings(
+    environ: Mapping[str, str], start: Path | None, environment: ProjectEnvironment | None
+) -> list[Finding]:
+    """Each setting and where it comes from; what is missing, and where it could be given."""
     result = []
+    if environment is not None:
+        result.append(Finding("workspace", "environment", True, environment.where))
+    try:
+        settings = resolve_settings(environ, start, environment)
+    except InvalidInput as exc:
+        return [*result, Finding("workspace", "settings", False, str(exc), required=True)]
     for key, variable in SETTING_VARIABLES.items():
         value = getattr(settings, key)
-        source = settings.sources.get(key)
-        detail = f"{value} (from {source})" if value else f"set {variable} or use config.json"
+        if value:
+            detail = f"{value} (from {settings.sources[key]})"
+        elif environment is not None:
+            detail = f"set {variable}, or {ENVIRONMENT_FIELDS[key]} in {environment.where}"
+        else:
+            detail = f"set {variable} or use config.json"
         result.append(Finding("workspace", variable, bool(value), detail, required=True))
+    return result
+
+
+def findings(
+    environ: Mapping[str, str] | None = None,
+    start: Path | None = None,
+    environment: ProjectEnvironment | None = None,
+) -> list[Finding]:
+    """What this machine has for the Azure commands, in the environment given (default: the one
+    `mlops --env` chose, if any)."""
+    environ = os.environ if environ is None else environ
+    environment = environment or chosen_environment()
+    config = find_config_file(start or Path.cwd())
+    result = workspace_findings(environ, start, environment)
     result.append(
         Finding("workspace", "config.json", config is not None, str(config or "not found"))
     )

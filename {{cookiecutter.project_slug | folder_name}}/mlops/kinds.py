@@ -68,8 +68,8 @@ class Kind:
     ``schemas``: the ``$schema`` file names of the kind (``<name>.schema.json``), each with the
     azure-ai-ml function that loads it. ``applied``: ``mlops apply`` creates or updates it, in the
     order of KINDS, through ``operations`` (an MLClient attribute): ``create_or_update`` for a
-    ``versioned`` asset (a new version only when its content changed), else
-    ``begin_create_or_update``, waited for. Otherwise ``command`` names the mlops command that
+    ``versioned`` asset (a new version only when its content changed), else ``creator``
+    (``begin_create_or_update`` unless the operations name it otherwise), waited for. Otherwise ``command`` names the mlops command that
     handles it, or ``hint`` says what to use. ``request_builder``: the function of mlops.payloads
     that shows it in a dry run. ``named_fields``: spec field -> rule of mlops.naming.
     ``links``: spec field (dotted, ``*`` for any key) -> the Link saying what it names.
@@ -85,6 +85,7 @@ class Kind:
     operations: str | None = None
     applied: bool = False
     versioned: bool = False
+    creator: str = "begin_create_or_update"
     command: str | None = None
     hint: str | None = None
     request_builder: str | None = None
@@ -101,6 +102,17 @@ class Kind:
 
 # In the order `mlops apply` creates them: each after what it may refer to.
 KINDS = (
+    Kind(
+        name="registry",
+        title="registry",
+        schemas={"registry": "load_registry"},
+        operations="registries",
+        applied=True,
+        # A registry is created or updated by the same PUT.
+        creator="begin_create",
+        request_builder="registry_requests",
+        named_fields={"name": "registry"},
+    ),
     Kind(
         name="compute",
         title="compute",

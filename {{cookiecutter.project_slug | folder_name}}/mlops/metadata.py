@@ -116,10 +116,19 @@ class ModelMetadata:
     version: str
     job_name: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    # The Azure ML registry holding the version (after mlops promote), else None: the workspace's.
+    registry: str | None = None
 
     @property
     def reference(self) -> str:
         return f"{self.name}:{self.version}"
+
+    @property
+    def asset_id(self) -> str:
+        """What a deployment's ``model`` names: the workspace's version, or the registry's."""
+        if self.registry:
+            return f"azureml://registries/{self.registry}/models/{self.name}/versions/{self.version}"
+        return f"azureml:{self.reference}"
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -128,7 +137,10 @@ def write_json(path: Path, document: Any) -> None:
 
 
 def write_metadata(path: Path, metadata: RunMetadata | ModelMetadata) -> None:
-    write_json(path, asdict(metadata))
+    document = asdict(metadata)
+    if isinstance(metadata, ModelMetadata) and metadata.registry is None:
+        del document["registry"]
+    write_json(path, document)
 
 
 def read_json(path: Path, what: str, *, object_only: bool = False) -> Any:
@@ -206,4 +218,14 @@ def read_model_metadata(path: Path) -> ModelMetadata:
         version=require_valid_version(f"{path}: version", required_text(document, "version", path)),
         job_name=document.get("job_name"),
         metrics=metrics if isinstance(metrics, dict) else {},
+        registry=optional_registry(document, path),
     )
+
+
+def optional_registry(document: dict[str, Any], path: Path) -> str | None:
+    registry = document.get("registry")
+    if registry is None:
+        return None
+    if not isinstance(registry, str):
+        raise InvalidInput(f"{path}: registry: expected a registry name")
+    return require_valid_name(f"{path}: registry", registry, "registry")

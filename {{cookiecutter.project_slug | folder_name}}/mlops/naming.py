@@ -30,6 +30,10 @@ NAME_RULES = {
         re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"),
         "1 to 256 letters, digits, '_' or '-', starting with a letter or digit",
     ),
+    "registry": (
+        re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,32}"),
+        "3 to 33 letters, digits, '_' or '-', starting with a letter or digit",
+    ),
     # A folder of models/: the endpoint names derived from it must stay within Azure's 32.
     "model": (
         re.compile(r"(?=.{1,16}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*"),
@@ -77,6 +81,21 @@ def name_problem(value: object, rule_name: str) -> str | None:
     if isinstance(value, str) and pattern.fullmatch(value):
         return None
     return f"{value!r} is not a valid name: {rule}"
+
+
+REGISTRY_MODEL = re.compile(r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)")
+
+
+def parse_registry_model(option: str, text: str) -> tuple[str, str, str] | None:
+    """``azureml://registries/REGISTRY/models/NAME/versions/VERSION`` -> (registry, name,
+    version); None for text of another form; exit 2 for such a URI with an invalid part."""
+    match = REGISTRY_MODEL.fullmatch(text)
+    if match is None:
+        return None
+    registry, name, version = match.groups()
+    require_valid_name(f"{option}: registry", registry, "registry")
+    require_valid_name(f"{option}: name", name, "asset")
+    return registry, name, require_valid_version(f"{option}: version", version)
 
 
 def parse_model_reference(option: str, text: str) -> tuple[str, str]:

@@ -67,10 +67,13 @@ class Request:
 
 def dry_run_document(command: str, requests: list[Request], **extra: Any) -> dict[str, Any]:
     """The one JSON document every ``--dry-run`` prints."""
+    settings = resolve_settings()
+    chosen = {"environment": settings.environment.name} if settings.environment else {}
     return {
         "command": command,
         "dry_run": True,
-        "workspace": resolve_settings().scope(),
+        **chosen,
+        "workspace": settings.scope(),
         **extra,
         "requests": [request.to_dict() for request in requests],
     }
@@ -174,6 +177,19 @@ def inline_environment(
         holder = holder.setdefault(key, {})
     holder["environmentId"] = f"{workspace_id()}/{request.resource}"
     return [request]
+
+
+def registry_requests(registry: Any) -> list[Request]:
+    """A registry is a resource of the resource group, beside the workspace."""
+    group = workspace_id().partition("/providers/")[0]
+    return [
+        Request(
+            method="PUT",
+            resource=f"{group}/providers/Microsoft.MachineLearningServices/registries/{registry.name}",
+            description=f"create or update registry {registry.name} in {registry.location}",
+            body=rest_body(registry._to_rest_object()),
+        )
+    ]
 
 
 def compute_requests(compute: Any) -> list[Request]:

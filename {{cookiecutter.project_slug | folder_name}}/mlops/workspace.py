@@ -3,12 +3,23 @@
 Each setting comes from its environment variable; any that is unset comes from a ``config.json``
 found the way the Azure ML tools find it: in ``.azureml/``, ``aml_config/`` or the directory itself,
 from the current directory upwards. Credentials come from ``DefaultAzureCredential``.
+
+With an environment chosen (``mlops --env NAME``), its table in pyproject.toml comes first::
+
+    [tool.mlops.environments.prod]
+    subscription-id = ""          # empty: from AZURE_SUBSCRIPTION_ID, else config.json
+    resource-group = "rg-churn-prod"
+    workspace-name = "mlw-churn-prod"
+
+A variable set to another value than a field the table gives is refused: a shell or pipeline set
+up for one workspace never acts on another by accident.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.client import HTTPException
@@ -20,13 +31,17 @@ from urllib.request import Request, urlopen
 
 from mlops.errors import AzureFailure, InvalidInput
 from mlops.output import is_verbose, say
-from mlops.specs import import_azure_ml
+from mlops.specs import display_path, import_azure_ml
 
 SETTING_VARIABLES = {
     "subscription_id": "AZURE_SUBSCRIPTION_ID",
     "resource_group": "AZURE_RESOURCE_GROUP",
     "workspace_name": "AZUREML_WORKSPACE_NAME",
 }
+# The field of an environment's table in pyproject.toml for each setting.
+ENVIRONMENT_FIELDS = {key: key.replace("_", "-") for key in SETTING_VARIABLES}
+PYPROJECT = "pyproject.toml"
+ENVIRONMENTS_TABLE = ("tool", "mlops", "environments")
 CONFIG_DIRECTORIES = (".azureml", "aml_config", "")
 CONFIG_FILE_NAMES = ("config.json", "project.json")
 CONFIG_SEARCH_LEVELS = 20
@@ -42,11 +57,21 @@ GITHUB_OIDC_TIMEOUT_SECONDS = 30
 
 
 @dataclass(frozen=True)
+class ProjectEnvironment:
+    """One table of [tool.mlops.environments]: the settings it gives (empty fields left out)."""
+
+    name: str
+    values: Mapping[str, str]
+    where: str
+
+
+@dataclass(frozen=True)
 class WorkspaceSettings:
     subscription_id: str | None
     resource_group: str | None
     workspace_name: str | None
     sources: Mapping[str, str]
+    environment: ProjectEnvironment | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -92,18 +117,92 @@ def read_config_file(path: Path) -> dict[str, str]:
     return {key: str(config[key]) for key in SETTING_VARIABLES if config.get(key)}
 
 
+def environment_tables(pyproject: Path) -> tuple[dict[str, Any], str]:
+    """The tables of [tool.mlops.environments] in ``pyproject``, and where they are (for messages)."""
+    where = f"{display_path(pyproject)} [{'.'.join(ENVIRONMENTS_TABLE)}]"
+    try:
+        table: Any = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInput(f"{display_path(pyproject)}: not readable TOML: {exc}") from exc
+    for key in ENVIRONMENTS_TABLE:
+        table = table.get(key) if isinstance(table, dict) else None
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise InvalidInput(f"{where}: expected one table per environment, such as [...dev]")
+    return table, where
+
+
+def read_environment(name: str, pyproject: Path) -> ProjectEnvironment:
+    """Environment ``name`` of ``pyproject``; InvalidInput naming the file and field when it is
+    not there or a field is not a string."""
+    tables, where = environment_tables(pyproject)
+    if name not in tables:
+        known = ", ".join(tables) or "none"
+        raise InvalidInput(f"--env {name}: no such environment in {where} (environments: {known})")
+    where = f"{display_path(pyproject)} [{'.'.join(ENVIRONMENTS_TABLE)}.{name}]"
+    fields = tables[name]
+    unknown = sorted(set(fields) - set(ENVIRONMENT_FIELDS.values()))
+    if unknown:
+        expected = ", ".join(ENVIRONMENT_FIELDS.values())
+        raise InvalidInput(f"{where}: unknown field {unknown[0]} (fields: {expected})")
+    values = {}
+    for key, field_name in ENVIRONMENT_FIELDS.items():
+        value = fields.get(field_name, "")
+        if not isinstance(value, str):
+            raise InvalidInput(f"{where}: {field_name}: expected a string")
+        if value.strip():
+            values[key] = value.strip()
+    return ProjectEnvironment(name, values, where)
+
+
+# The environment `mlops --env` chose for this process: its name and the pyproject.toml to read it
+# from when a command first needs the workspace (commands that do not, never read it).
+_chosen: tuple[str, Path] | None = None
+
+
+def choose_environment(name: str | None, pyproject: Path) -> None:
+    global _chosen
+    _chosen = (name, pyproject) if name else None
+
+
+def chosen_environment() -> ProjectEnvironment | None:
+    return read_environment(*_chosen) if _chosen else None
+
+
+def setting_from_environment(
+    environment: ProjectEnvironment, key: str, variable: str, value: str
+) -> tuple[str, str]:
+    """The environment's value of a setting and its source; a variable that says otherwise is
+    refused, one that fills a field the environment leaves empty is taken."""
+    given = environment.values.get(key)
+    if given is None:
+        return value, variable
+    if value and value != given:
+        raise InvalidInput(
+            f"{variable}={value} contradicts environment {environment.name}: "
+            f"{ENVIRONMENT_FIELDS[key]} = {given} in {environment.where}; unset {variable} "
+            "or choose the environment it belongs to"
+        )
+    return given, environment.where
+
+
 def resolve_settings(
-    environ: Mapping[str, str] | None = None, start: Path | None = None
+    environ: Mapping[str, str] | None = None,
+    start: Path | None = None,
+    environment: ProjectEnvironment | None = None,
 ) -> WorkspaceSettings:
-    """Settings from the environment, completed from config.json when one is found."""
+    """Settings from the chosen environment and the variables, completed from config.json when
+    one is found."""
     environ = os.environ if environ is None else environ
+    environment = environment or chosen_environment()
     values: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for key, variable in SETTING_VARIABLES.items():
-        value = environ.get(variable, "").strip()
+        value, source = environ.get(variable, "").strip(), variable
+        if environment is not None:
+            value, source = setting_from_environment(environment, key, variable, value)
         values[key] = value or None
         if value:
-            sources[key] = variable
+            sources[key] = source
     if not all(values.values()):
         config_path = find_config_file(start or Path.cwd())
         if config_path is not None:
@@ -111,13 +210,17 @@ def resolve_settings(
                 if not values[key]:
                     values[key] = value
                     sources[key] = str(config_path)
-    return WorkspaceSettings(sources=sources, **values)
+    return WorkspaceSettings(sources=sources, environment=environment, **values)
 
 
 def require_settings(settings: WorkspaceSettings) -> WorkspaceSettings:
     if settings.missing:
+        environment = settings.environment
+        where = f"environment {environment.name} of {environment.where}" if environment else ""
         raise InvalidInput(
-            "no Azure ML workspace configured: set "
+            "no Azure ML workspace configured"
+            + (f" in {where}" if where else "")
+            + ": set "
             + ", ".join(settings.missing)
             + " (or put a config.json in .azureml/ of the project)"
         )
