@@ -27,6 +27,8 @@ MODEL_LIST_FORMATS = {
         + "".join(f"{name}," for name in names)
     ),
 }
+# What `mlops --env` reads when it is not given.
+ENVIRONMENT_VARIABLE = "MLOPS_ENV"
 METADATA_OUT = click.option(
     "--metadata-out", type=OUTPUT_FILE, help="Write run metadata JSON here."
 )
@@ -96,7 +98,7 @@ def project_root() -> Path:
 @click.option(
     "--env",
     "environment",
-    envvar="MLOPS_ENV",
+    envvar=ENVIRONMENT_VARIABLE,
     metavar="dev|prod",
     help="Work in this environment of pyproject.toml [tool.mlops.environments] (or MLOPS_ENV).",
 )
@@ -333,7 +335,9 @@ def promote(
     from mlops import promote as promotion
     from mlops.deploy import model_to_deploy
 
-    chosen = promotion.build_promotion(model_to_deploy(model, model_metadata), registry, min_metrics)
+    chosen = promotion.build_promotion(
+        model_to_deploy(model, model_metadata), registry, min_metrics
+    )
     if dry_run:
         emit_json(promotion.dry_run(chosen))
     else:

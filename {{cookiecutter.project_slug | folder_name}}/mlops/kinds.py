@@ -69,9 +69,10 @@ class Kind:
     azure-ai-ml function that loads it. ``applied``: ``mlops apply`` creates or updates it, in the
     order of KINDS, through ``operations`` (an MLClient attribute): ``create_or_update`` for a
     ``versioned`` asset (a new version only when its content changed), else ``creator``
-    (``begin_create_or_update`` unless the operations name it otherwise), waited for. Otherwise ``command`` names the mlops command that
-    handles it, or ``hint`` says what to use. ``request_builder``: the function of mlops.payloads
-    that shows it in a dry run. ``named_fields``: spec field -> rule of mlops.naming.
+    (``begin_create_or_update`` unless the operations name it otherwise), waited for.
+    Otherwise ``command`` names the mlops command that handles it, or ``hint`` says what to use.
+    ``request_builder``: the function of mlops.payloads that shows it in a dry run.
+    ``named_fields``: spec field -> rule of mlops.naming.
     ``links``: spec field (dotted, ``*`` for any key) -> the Link saying what it names.
     ``scopes``: the fields (as in ``links``; ``""`` the spec itself) that declare ``inputs`` and
     ``outputs`` for the ``${...}`` expressions within them; a scope below another is a pipeline

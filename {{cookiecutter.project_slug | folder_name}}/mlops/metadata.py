@@ -127,7 +127,9 @@ class ModelMetadata:
     def asset_id(self) -> str:
         """What a deployment's ``model`` names: the workspace's version, or the registry's."""
         if self.registry:
-            return f"azureml://registries/{self.registry}/models/{self.name}/versions/{self.version}"
+            return (
+                f"azureml://registries/{self.registry}/models/{self.name}/versions/{self.version}"
+            )
         return f"azureml:{self.reference}"
 
 

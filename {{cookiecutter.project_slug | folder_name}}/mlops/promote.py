@@ -64,7 +64,9 @@ def refusals(promotion: Promotion, version: Any) -> list[str]:
                 f"(mlops register and the pipeline's register step record it)"
             )
         elif value < minimum:
-            reasons.append(f"it failed its gate: {metric} {value:g} is below the minimum {minimum:g}")
+            reasons.append(
+                f"it failed its gate: {metric} {value:g} is below the minimum {minimum:g}"
+            )
     stage = (version.tags or {}).get(STAGE_TAG)
     if stage not in STAGED:
         reasons.append(

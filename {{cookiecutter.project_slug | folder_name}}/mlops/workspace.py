@@ -118,7 +118,7 @@ def read_config_file(path: Path) -> dict[str, str]:
 
 
 def environment_tables(pyproject: Path) -> tuple[dict[str, Any], str]:
-    """The tables of [tool.mlops.environments] in ``pyproject``, and where they are (for messages)."""
+    """The tables of [tool.mlops.environments] in ``pyproject``, and where they are."""
     where = f"{display_path(pyproject)} [{'.'.join(ENVIRONMENTS_TABLE)}]"
     try:
         table: Any = tomllib.loads(pyproject.read_text(encoding="utf-8"))

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mlops import cli
-from mlops.cli import main
+from mlops.cli import ENVIRONMENT_VARIABLE, main
 from mlops.workspace import SETTING_VARIABLES, WorkspaceSettings, ml_client
 from tests.scripted_azure import (
     RESOURCE_GROUP,
@@ -77,7 +77,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             shutil.copytree(source, root / name, ignore=NOT_COPIED)
         else:
             shutil.copy2(source, root / name)
-    for variable in SETTING_VARIABLES.values():
+    for variable in [*SETTING_VARIABLES.values(), ENVIRONMENT_VARIABLE]:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.chdir(root)
     return root

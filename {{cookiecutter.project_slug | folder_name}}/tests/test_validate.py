@@ -59,6 +59,7 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
     expected = {
         "aml/compute.yml": "compute",
         "aml/data.yml": "data",
+        "aml/registry.yml": "registry",
         "aml/workspace.yml": "workspace",
     }
     for model in model_folders(paths.root):
