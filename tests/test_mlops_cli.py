@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,21 @@ for folder, args in json.loads(sys.argv[1]):
 print(json.dumps(results))
 """
 RETRAIN_DRY_RUN = ("apply", "models/model1/aml_config/retrain-schedule.yml", "--dry-run")
+REGISTRY_DRY_RUN = ("--env", "prod", "apply", "aml/registry.yml", "--dry-run")
+# As `make promote` runs it, for a version of the model's registered name ({MODEL_NAME}, from its
+# model.mk) into the registry of the answers ({REGISTRY}).
+PROMOTE_DRY_RUN = (
+    "--env",
+    "dev",
+    "promote",
+    "--model",
+    "{MODEL_NAME}:1",
+    "--registry",
+    "{REGISTRY}",
+    "--min-metric",
+    "{GATE}",
+    "--dry-run",
+)
 DRY_RUNS = (
     ("validate",),
     ("apply", "aml/compute.yml", "--dry-run"),
@@ -39,6 +55,8 @@ DRY_RUNS = (
     RETRAIN_DRY_RUN,
     ("train", "models/model1/aml_config/train-pipeline.yml", "--dry-run"),
     ("train", "models/model1/aml_config/sweep.yml", "--dry-run"),
+    REGISTRY_DRY_RUN,
+    PROMOTE_DRY_RUN,
 )
 WORKSPACE = (
     "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>/providers/"
@@ -66,12 +84,12 @@ def commands_of(bake_id: str, names: dict[str, str]) -> list[tuple[str, ...]]:
     """The commands run in a bake: DRY_RUNS, and those of its deployment kinds."""
     deployment = SUPPORTED_BY_ID[bake_id].answers.get("deployment", "online")
     kinds = DEPLOYMENT_KINDS.get(deployment, [])
-    deployments = [
-        tuple(arg.format(**names) for arg in args)
-        for kind in kinds
-        for args in DEPLOYMENT_DRY_RUNS[kind]
-    ]
-    return [*DRY_RUNS, *deployments]
+    deployments = [args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]]
+    return [with_names(args, names) for args in [*DRY_RUNS, *deployments]]
+
+
+def with_names(args: tuple[str, ...], names: dict[str, str]) -> tuple[str, ...]:
+    return tuple(arg.format(**names) for arg in args)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +110,7 @@ def run_offline_commands(baked_project, project_python) -> dict:
     runs = []
     for bake_case in SUPPORTED:
         project = baked_project(bake_case.id)
-        names = model_names(project.path)
+        names = {**model_names(project.path), "REGISTRY": project.answers["registry_name"]}
         commands = commands_of(bake_case.id, names)
         bakes[bake_case.id] = {"answers": project.answers, "names": names, "commands": commands}
         runs.extend((project.path, command) for command in commands)
@@ -105,7 +123,8 @@ def run_offline_commands(baked_project, project_python) -> dict:
 def results_of(offline_commands, bake_id: str) -> tuple[dict, list[dict]]:
     """(answers, the results of DRY_RUNS) in a bake."""
     bake = offline_commands[bake_id]
-    return bake["answers"], [bake["results"][" ".join(command)] for command in DRY_RUNS]
+    commands = [with_names(command, bake["names"]) for command in DRY_RUNS]
+    return bake["answers"], [bake["results"][" ".join(command)] for command in commands]
 
 
 def test_every_bake_has_the_templates_mlops(bake):
@@ -159,7 +178,7 @@ def test_dry_runs_carry_the_answers(offline_commands, bake_case):
 
 @pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
 def test_pipeline_and_sweep_dry_runs_carry_the_answers(offline_commands, bake_case):
-    answers, (*_, pipeline, sweep) = results_of(offline_commands, bake_case.id)
+    answers, (*_, pipeline, sweep, _, _) = results_of(offline_commands, bake_case.id)
     assert pipeline["exit_code"] == sweep["exit_code"] == 0, (pipeline, sweep)
     compute = f"{WORKSPACE}/computes/{answers['compute_name']}"
 
@@ -212,6 +231,38 @@ def test_the_retraining_schedule_runs_the_pipeline_on_the_answered_cron(
     assert len(components) == len(job["jobs"])
 
 
+@pytest.mark.parametrize("bake_case", SUPPORTED, ids=lambda b: b.id)
+def test_the_registry_and_the_promotion_carry_the_answers(offline_commands, bake_case):
+    bake = offline_commands[bake_case.id]
+    answers, results = bake["answers"], bake["results"]
+    registry = answers["registry_name"]
+    created = results[" ".join(REGISTRY_DRY_RUN)]
+    promoted = results[" ".join(with_names(PROMOTE_DRY_RUN, bake["names"]))]
+    assert created["exit_code"] == promoted["exit_code"] == 0, (created, promoted)
+
+    created = json.loads(created["stdout"])
+    assert created["environment"] == "prod"
+    assert created["workspace"]["resource_group"] == answers["prod_resource_group"]
+    assert created["workspace"]["workspace_name"] == answers["prod_workspace_name"]
+    (put,) = created["requests"]
+    assert put["resource"].endswith(
+        f"/resourceGroups/{answers['prod_resource_group']}"
+        f"/providers/Microsoft.MachineLearningServices/registries/{registry}"
+    )
+    assert put["body"]["location"] == answers["azure_location"]
+    regions = put["body"]["properties"]["regionDetails"]
+    assert [region["location"] for region in regions] == [answers["azure_location"]]
+
+    promoted = json.loads(promoted["stdout"])
+    model = answers["model_name"]
+    assert promoted["environment"] == "dev"
+    assert promoted["workspace"]["workspace_name"] == answers["workspace_name"]
+    assert promoted["model_id"] == f"azureml://registries/{registry}/models/{model}/versions/1"
+    metric, minimum = bake["names"]["GATE"].split("=")
+    assert promoted["checked_when_sent"][0] == f"{metric} >= {float(minimum):g}"
+    assert promoted["requests"][-1]["resource"].endswith(f"/registries/{registry}/import")
+
+
 def name_rules_of_mlops(project: Path) -> dict[str, str]:
     """NAME_RULES of the generated mlops/naming.py: rule name -> regex source, read without
     importing the module."""
@@ -229,6 +280,7 @@ def test_mlops_checks_names_by_the_same_rules_as_the_hooks(default_project):
         "endpoint": pre_gen.ENDPOINT_PATTERN,
         "asset": pre_gen.ASSET_PATTERN,
         "experiment": pre_gen.EXPERIMENT_PATTERN,
+        "registry": pre_gen.REGISTRY_PATTERN,
         "model": model_pre_gen.MODEL_PATTERN,
     }
 
@@ -237,11 +289,13 @@ def first_bake_deploying(deployment: str) -> str:
     return next(b.id for b in SUPPORTED if b.answers.get("deployment", "online") == deployment)
 
 
-# The dry runs of each deployment kind, as make's deploy targets run them (production), with a
-# version of the model's registered name ({MODEL_NAME}, from its model.mk).
+# The dry runs of each deployment kind, as make's deploy targets run them in production: a version
+# of the model's registered name ({MODEL_NAME}, from its model.mk) from the registry ({REGISTRY}).
 DEPLOYMENT_DRY_RUNS = {
     "online": [
         (
+            "--env",
+            "prod",
             "deploy",
             "--endpoint",
             "models/model1/deployment/endpoint.yml",
@@ -249,11 +303,15 @@ DEPLOYMENT_DRY_RUNS = {
             "models/model1/deployment/deployment.yml",
             "--model",
             "{MODEL_NAME}:1",
+            "--registry",
+            "{REGISTRY}",
             "--dry-run",
         )
     ],
     "batch": [
         (
+            "--env",
+            "prod",
             "deploy-batch",
             "--endpoint",
             "models/model1/deployment/batch-endpoint.yml",
@@ -261,19 +319,23 @@ DEPLOYMENT_DRY_RUNS = {
             "models/model1/deployment/batch-deployment.yml",
             "--model",
             "{MODEL_NAME}:1",
+            "--registry",
+            "{REGISTRY}",
             "--smoke-input",
             "sample-data",
             "--dry-run",
         ),
-        ("apply", "models/model1/deployment/batch-schedule.yml", "--dry-run"),
+        ("--env", "prod", "apply", "models/model1/deployment/batch-schedule.yml", "--dry-run"),
     ],
 }
 DEPLOYMENT_KINDS = {"online": ["online"], "batch": ["batch"], "both": ["online", "batch"]}
 
 
 def model_names(project: Path) -> dict[str, str]:
+    """The variables models/model1/model.mk sets (NAME := value, or NAME ?= value)."""
     lines = (project / "models/model1/model.mk").read_text(encoding="utf-8").splitlines()
-    return {k.strip(): v.strip() for k, _, v in (line.partition(":=") for line in lines) if _}
+    found = (re.fullmatch(r"([A-Z_]+) *[:?]= *(.*)", line) for line in lines)
+    return {match[1]: match[2].strip() for match in found if match}
 
 
 @pytest.mark.parametrize("deployment", sorted(DEPLOYMENT_KINDS))
@@ -282,15 +344,19 @@ def test_deployment_dry_runs_carry_the_answers(offline_commands, deployment):
     answers, names = bake["answers"], bake["names"]
     compute = f"/computes/{answers['compute_name']}"
     kinds = DEPLOYMENT_KINDS[deployment]
+    in_registry = f"azureml://registries/{answers['registry_name']}/models/{names['MODEL_NAME']}"
     for args in (args for kind in kinds for args in DEPLOYMENT_DRY_RUNS[kind]):
-        args = tuple(arg.format(**names) for arg in args)
+        args = with_names(args, names)
         result = bake["results"][" ".join(args)]
         assert result["exit_code"] == 0, (args, result)
         document = json.loads(result["stdout"])
+        assert document["workspace"]["workspace_name"] == answers["prod_workspace_name"]
         bodies = json.dumps([request["body"] for request in document["requests"]])
-        if args[0] == "deploy":
+        if args[2].startswith("deploy"):
+            assert f'"{in_registry}/versions/1"' in bodies
+        if args[2] == "deploy":
             assert document["plan"]["endpoint"] == names["PRODUCTION_ENDPOINT"]
-        elif args[0] == "deploy-batch":
+        elif args[2] == "deploy-batch":
             assert document["plan"]["endpoint"] == names["PRODUCTION_BATCH_ENDPOINT"]
             assert compute in bodies
         else:
