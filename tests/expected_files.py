@@ -95,6 +95,7 @@ SHARED_FILES = frozenset(
     sample-data/customers.csv
     aml/compute.yml
     aml/data.yml
+    aml/registry.yml
     aml/workspace.yml
     docs/adding-a-model.md
     docs/adding-an-asset-kind.md
@@ -122,6 +123,7 @@ SHARED_FILES = frozenset(
     mlops/output.py
     mlops/payloads.py
     mlops/progress.py
+    mlops/promote.py
     mlops/register.py
     mlops/rollout.py
     mlops/scripts.py
@@ -180,6 +182,9 @@ SHARED_FILES = frozenset(
     tests/azure_responses/online-endpoints/token.json
     tests/azure_responses/online-endpoints/update-conflict.json
     tests/azure_responses/online-endpoints/update.json
+    tests/azure_responses/registries/discovery.json
+    tests/azure_responses/registries/existing-model.json
+    tests/azure_responses/registries/share-model.json
     tests/azure_responses/scoring/answer.json
     tests/azure_responses/storage/download-blob.json
     tests/azure_responses/storage/get-blob.json
@@ -199,6 +204,7 @@ SHARED_FILES = frozenset(
     tests/test_bench_score.py
     tests/test_console_script.py
     tests/test_dry_run.py
+    tests/test_environments.py
     tests/test_errors.py
     tests/test_expressions.py
     tests/test_gate_and_metadata.py
@@ -210,6 +216,7 @@ SHARED_FILES = frozenset(
     tests/test_live_steps.py
     tests/test_output.py
     tests/test_pipeline_and_sweep_jobs.py
+    tests/test_promote.py
     tests/test_register.py
     tests/test_rollout.py
     tests/test_scripted_azure.py

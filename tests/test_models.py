@@ -108,6 +108,8 @@ def test_model_targets_take_the_model_and_keep_its_outputs_apart(two_model_proje
             "train-remote",
             "register",
             "deploy-staging",
+            "promote",
+            "deploy-production",
         )
     }
     assert f"--output-dir outputs/{second}/model" in commands["train-local"]
@@ -121,11 +123,16 @@ def test_model_targets_take_the_model_and_keep_its_outputs_apart(two_model_proje
     sweep = run(
         ["make", "--dry-run", "train-remote", f"MODEL={second}", "TRAIN_JOB=sweep"], cwd=project
     ).stdout
-    assert f"mlops train models/{second}/aml_config/sweep.yml" in sweep
+    assert f"mlops --env dev train models/{second}/aml_config/sweep.yml" in sweep
     assert f"--name {settings['MODEL_NAME']}" in commands["register"]
     assert f"--metadata-out outputs/{second}/model.json" in commands["register"]
     assert f"--endpoint-name {settings['STAGING_ENDPOINT']}" in commands["deploy-staging"]
     assert f"--model-metadata outputs/{second}/model.json" in commands["deploy-staging"]
+    assert f"--model-metadata outputs/{second}/model.json" in commands["promote"]
+    assert f"--metadata-out outputs/{second}/promoted.json" in commands["promote"]
+    production = commands["deploy-production"]
+    assert f"--model-metadata outputs/{second}/promoted.json" in production
+    assert "mlops --env prod deploy" in production
 
 
 @pytest.mark.parametrize("model", ["nope", "model1 churn-v2", "../model1"])

@@ -20,6 +20,7 @@ from azure.ai.ml import (
     load_job,
     load_online_deployment,
     load_online_endpoint,
+    load_registry,
     load_workspace,
 )
 from azure.ai.ml.entities._load_functions import (
@@ -39,6 +40,7 @@ SCHEMA_URL = re.compile(
 # A spec whose $schema names a kind missing here fails: add its loader and its checks below.
 LOADERS_BY_KIND: dict[str, Callable] = {
     "workspace": load_workspace,
+    "registry": load_registry,
     "amlCompute": load_compute,
     "environment": load_environment,
     "data": load_data,
@@ -154,6 +156,17 @@ def check_workspace(workspace, spec: Path, project: BakedProject) -> None:
     assert workspace.display_name == answers["project_name"]
     assert workspace.description == answers["description"]
     assert workspace.tags == {"project": answers["project_slug"], "owner": answers["author"]}
+
+
+def check_registry(registry, spec: Path, project: BakedProject) -> None:
+    answers = project.answers
+    assert registry.name == answers["registry_name"]
+    assert registry.location == answers["azure_location"]
+    assert [region.location for region in registry.replication_locations] == [
+        answers["azure_location"]
+    ]
+    assert answers["project_name"] in registry.description
+    assert registry.tags == {"project": answers["project_slug"], "owner": answers["author"]}
 
 
 def check_compute(compute, spec: Path, project: BakedProject) -> None:
@@ -401,6 +414,7 @@ def check_nightly_batch_job(job, spec: Path, project: BakedProject) -> None:
 
 CHECKS_BY_SPEC: dict[str, Callable] = {
     "aml/workspace.yml": check_workspace,
+    "aml/registry.yml": check_registry,
     "aml/compute.yml": check_compute,
     f"{MODEL_DIR}/aml_config/environment.yml": check_training_environment,
     "aml/data.yml": check_data,
@@ -453,13 +467,13 @@ def test_spec_loads_and_carries_the_answers(baked, spec):
 
 
 def test_schema_of_an_unknown_kind_is_refused(tmp_path):
-    spec = tmp_path / "registry.yml"
+    spec = tmp_path / "feature-store.yml"
     spec.write_text(
-        "$schema: https://azuremlschemas.azureedge.net/latest/registry.schema.json\n"
-        "name: churn-registry\n",
+        "$schema: https://azuremlschemas.azureedge.net/latest/featureStore.schema.json\n"
+        "name: churn-features\n",
         encoding="utf-8",
     )
-    with pytest.raises(pytest.fail.Exception, match="'registry' has no loader"):
+    with pytest.raises(pytest.fail.Exception, match="'featureStore' has no loader"):
         load_spec(spec, tmp_path)
 
 
