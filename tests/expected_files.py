@@ -100,6 +100,7 @@ SHARED_FILES = frozenset(
     docs/adding-a-model.md
     docs/adding-an-asset-kind.md
     docs/mlops.md
+    docs/promotion.md
     docs/scoring.md
     docs/training-at-scale.md
     mlops/__init__.py

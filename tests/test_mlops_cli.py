@@ -373,6 +373,7 @@ def test_a_project_that_deploys_nothing_has_no_deployment_target(baked_project):
     project = baked_project(first_bake_deploying("none")).path
     for target in (
         "deploy-staging",
+        "promote",
         "deploy-online-staging",
         "deploy-batch-staging",
         "invoke-batch",
