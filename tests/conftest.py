@@ -171,7 +171,9 @@ def project_env(project_python: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AZURE_", "AZUREML_", "MLFLOW_", "PYTEST_", "VIRTUAL_ENV", "MAKE"))
+        if not key.startswith(
+            ("AZURE_", "AZUREML_", "MLFLOW_", "MLOPS_", "PYTEST_", "VIRTUAL_ENV", "MAKE")
+        )
     }
     env["PATH"] = f"{project_python.parent}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from filelock import FileLock
 from conftest import project_env, run
 from hook_modules import model_pre_gen, pre_gen
 from locations import TEMPLATE_DIR
+from make_variables import model_variables
 from matrix import SUPPORTED, SUPPORTED_BY_ID
 
 # Runs mlops commands in the project environment, each in its project folder, through click as the
@@ -110,7 +110,7 @@ def run_offline_commands(baked_project, project_python) -> dict:
     runs = []
     for bake_case in SUPPORTED:
         project = baked_project(bake_case.id)
-        names = {**model_names(project.path), "REGISTRY": project.answers["registry_name"]}
+        names = {**model_variables(project.path), "REGISTRY": project.answers["registry_name"]}
         commands = commands_of(bake_case.id, names)
         bakes[bake_case.id] = {"answers": project.answers, "names": names, "commands": commands}
         runs.extend((project.path, command) for command in commands)
@@ -329,13 +329,6 @@ DEPLOYMENT_DRY_RUNS = {
     ],
 }
 DEPLOYMENT_KINDS = {"online": ["online"], "batch": ["batch"], "both": ["online", "batch"]}
-
-
-def model_names(project: Path) -> dict[str, str]:
-    """The variables models/model1/model.mk sets (NAME := value, or NAME ?= value)."""
-    lines = (project / "models/model1/model.mk").read_text(encoding="utf-8").splitlines()
-    found = (re.fullmatch(r"([A-Z_]+) *[:?]= *(.*)", line) for line in lines)
-    return {match[1]: match[2].strip() for match in found if match}
 
 
 @pytest.mark.parametrize("deployment", sorted(DEPLOYMENT_KINDS))

@@ -16,6 +16,7 @@ from ci_pipelines import all_steps, load_pipeline, load_workflow, script_of
 from conftest import add_second_model, git, project_env, run
 from expected_files import MODEL_FILES, model_files
 from hook_modules import pre_gen
+from make_variables import model_variables
 from test_ci_cd import check_model_stages, model_stage_ids
 
 NAMES_BY_RULE = {
@@ -28,16 +29,6 @@ BATCH_NAMES_BY_RULE = {
     "STAGING_BATCH_ENDPOINT": pre_gen.check_online_endpoint_name,
     "PRODUCTION_BATCH_ENDPOINT": pre_gen.check_online_endpoint_name,
 }
-
-
-def model_settings(project: Path, model: str) -> dict[str, str]:
-    """The `NAME := value` lines of models/<model>/model.mk."""
-    settings = {}
-    for line in (project / "models" / model / "model.mk").read_text("utf-8").splitlines():
-        name, sep, value = line.partition(":=")
-        if sep and not line.startswith("#"):
-            settings[name.strip()] = value.strip()
-    return settings
 
 
 def spec(project: Path, model: str, relative: str) -> dict:
@@ -57,7 +48,7 @@ def test_the_second_model_has_every_model_file(two_model_project):
 
 def test_the_second_model_has_names_of_its_own_that_azure_accepts(two_model_project):
     project, second = two_model_project.path, two_model_project.second_model
-    first_settings, settings = model_settings(project, "model1"), model_settings(project, second)
+    first_settings, settings = model_variables(project, "model1"), model_variables(project, second)
     answers = two_model_project.answers
     assert first_settings["MODEL_NAME"] == answers["model_name"]
     assert first_settings["PRODUCTION_ENDPOINT"] == answers["online_endpoint_name"]
@@ -98,7 +89,7 @@ def test_both_models_validate_and_are_listed(two_model_project, project_python):
 
 def test_model_targets_take_the_model_and_keep_its_outputs_apart(two_model_project):
     project, second = two_model_project.path, two_model_project.second_model
-    settings = model_settings(project, second)
+    settings = model_variables(project, second)
     commands = {
         target: run(["make", "--dry-run", target, f"MODEL={second}"], cwd=project).stdout
         for target in (
@@ -248,14 +239,14 @@ def test_an_added_model_gets_endpoint_names_that_fit_in_a_long_named_project(
     baked = baked_project(bake_id)
     assert len(baked.answers["project_slug"]) > 30, "a long name is the point"
     project = add_second_model(baked, project_python, tmp_path)
-    settings = model_settings(project.path, project.second_model)
+    settings = model_variables(project.path, project.second_model)
     longest = "m" * 16
     run(
         ["make", "add-model", f"NAME={longest}", f"PYTHON={project_python}"],
         cwd=project.path,
         env=project_env(project_python),
     )
-    for model_settings_of in (settings, model_settings(project.path, longest)):
+    for model_settings_of in (settings, model_variables(project.path, longest)):
         for name, rule in {"MODEL_NAME": pre_gen.check_model_name, **rules}.items():
             assert rule(model_settings_of[name]) is None, f"{name}={model_settings_of[name]}"
 

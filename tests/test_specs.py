@@ -31,6 +31,7 @@ from azure.ai.ml.entities._load_functions import (
 
 from conftest import BakedProject, project_env, run
 from expected_files import DEFAULT_DEPLOYMENT, MODEL_TEMPLATE, deploys_batch, deploys_online
+from make_variables import model_variables
 from matrix import SUPPORTED
 
 SCHEMA_URL = re.compile(
@@ -344,15 +345,8 @@ def check_online_deployment(deployment, spec: Path, project: BakedProject) -> No
     assert deployment.readiness_probe.failure_threshold > 0
 
 
-def model_settings(project: BakedProject) -> dict[str, str]:
-    """The names models/model1/model.mk gives the model (its endpoint names are derived there)."""
-    lines = (project.path / MODEL_DIR / "model.mk").read_text(encoding="utf-8").splitlines()
-    pairs = [line.partition(":=") for line in lines if ":=" in line and not line.startswith("#")]
-    return {name.strip(): value.strip() for name, _, value in pairs}
-
-
 def check_batch_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
-    assert endpoint.name == model_settings(project)["PRODUCTION_BATCH_ENDPOINT"]
+    assert endpoint.name == model_variables(project.path)["PRODUCTION_BATCH_ENDPOINT"]
     assert endpoint.auth_mode == "aad_token"
     assert project.answers["project_name"] in endpoint.description
     assert endpoint.tags == {"project": project.answers["project_slug"], "model": MODEL}
@@ -361,7 +355,7 @@ def check_batch_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
 def check_batch_deployment(deployment, spec: Path, project: BakedProject) -> None:
     answers = project.answers
     assert deployment.name == "blue"
-    assert deployment.endpoint_name == model_settings(project)["PRODUCTION_BATCH_ENDPOINT"]
+    assert deployment.endpoint_name == model_variables(project.path)["PRODUCTION_BATCH_ENDPOINT"]
     assert registered(deployment.model, spec, "model") == f"{answers['model_name']}@latest"
     code = resolved(spec, deployment.code_configuration.code)
     assert code == project.path / MODEL_DIR
@@ -385,7 +379,8 @@ def check_batch_schedule(schedule, spec: Path, project: BakedProject) -> None:
     assert job.type == "pipeline"
     assert job.settings.force_rerun is True
     (step,) = job.jobs.values()
-    assert f"--endpoint {model_settings(project)['PRODUCTION_BATCH_ENDPOINT']}" in step.command
+    endpoint = model_variables(project.path)["PRODUCTION_BATCH_ENDPOINT"]
+    assert f"--endpoint {endpoint}" in step.command
     assert "mlops invoke-batch" in step.command
     assert resolved(spec, step.component.code) == project.path
 
