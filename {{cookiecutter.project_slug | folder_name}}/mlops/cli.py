@@ -451,7 +451,8 @@ def invoke(endpoint: str, request: Path, deployment: str | None, dry_run: bool) 
 
 @main.command()
 def doctor() -> None:
-    """Show which settings, credentials and tools the Azure commands can use here."""
+    """Show which settings, credentials and tools the Azure commands can use here (in the
+    environment of --env: what it lacks)."""
     from mlops.doctor import findings, report
 
     lines, ready = report(findings())
