@@ -406,6 +406,20 @@ def check_setup_names_match_the_environments(project: Path, settings: dict) -> N
     assert settings["DEV_IDENTITY"] != settings["PROD_IDENTITY"]
 
 
+def test_the_setup_pages_name_each_environments_own_workspace(bake):
+    """With a production workspace of its own (hostile-prose), each page's dev and prod names are
+    those of pyproject.toml's dev and prod environments, not the same names twice."""
+    project = bake("hostile-prose")
+    environments = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "mlops"
+    ]["environments"]
+    assert environments["dev"]["resource-group"] != environments["prod"]["resource-group"]
+    for page_name in ("ci-cd-github.md", "ci-cd-azure-devops.md"):
+        page = (project / "docs" / page_name).read_text(encoding="utf-8")
+        check_setup_names_match_the_environments(project, shell_settings(page))
+        assert role_assignments(page) == EXPECTED_ROLES, page_name
+
+
 # --- GitHub Actions ---------------------------------------------------------------------------
 
 
