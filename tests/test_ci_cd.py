@@ -13,22 +13,28 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from ci_pipelines import (
+    FlowEvent,
     Job,
     all_keys,
     all_steps,
+    azure_devops_flow,
+    github_flow,
     jobs_of,
     load_pipeline,
     load_workflow,
     local_path,
     make_calls,
     make_targets,
+    never_runs,
     pipeline_files,
+    pipeline_variables,
     run_steps,
     runs_make,
     script_of,
@@ -58,7 +64,8 @@ GITHUB_PROVIDERS = [
 AZURE_DEVOPS_PROVIDERS = [
     p for p in CI_PROVIDERS if ".azure-pipelines/ci.yml" in CI_FILES_BY_PROVIDER[p]
 ]
-# What every provider must run: the CI checks, training, registration and both rollouts.
+# What every provider must run: the CI checks, training, registration, the staging rollout, the
+# promotion and the production rollout.
 FLOW_TARGETS = {
     "setup",
     "lint",
@@ -68,11 +75,49 @@ FLOW_TARGETS = {
     "train-remote",
     "register",
     "deploy-staging",
+    "promote",
     "deploy-production",
 }
+DEPLOYING_TARGETS = {"deploy-staging", "promote", "deploy-production"}
 AZURE_TARGETS = FLOW_TARGETS - {"setup", "lint", "test", "validate"}
 MODEL_TARGETS = AZURE_TARGETS
-MLOPS_CALL = re.compile(r"(?<![\w./-])mlops[ \t]+([a-z][\w-]*)")
+# An mlops command as make prints it: `python -m mlops [--env ENV] COMMAND ...`.
+MLOPS_CALL = re.compile(
+    r"(?<![\w./-])mlops(?:[ \t]+--env[ \t]+\"?(?P<env>[\w-]+)\"?)?[ \t]+(?P<command>[a-z][\w-]*)"
+)
+# Settings the environments of pyproject.toml give, which CI/CD must no longer set.
+WORKSPACE_VARIABLES = ("AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME")
+# The stages of the flow, in order: what each make target belongs to, and the environment whose
+# protection rules (GitHub) or approvals and checks (Azure DevOps) are the approval.
+FLOW_STAGES = ["ci", "train+register", "staging", "approval", "promote", "production"]
+STAGE_OF_TARGET = {
+    "lint": "ci",
+    "test": "ci",
+    "validate": "ci",
+    "apply": "train+register",
+    "train-remote": "train+register",
+    "register": "train+register",
+    "deploy-staging": "staging",
+    "promote": "promote",
+    "deploy-production": "production",
+}
+APPROVAL_ENVIRONMENT = "production"
+# Who each stage signs in as: dev's identity or connection, or prod's.
+IDENTITY_OF_STAGE = {
+    "train+register": "dev",
+    "staging": "dev",
+    "promote": "prod",
+    "production": "prod",
+}
+# The environment of pyproject.toml each Azure target works in, as `mlops --env` names it.
+MLOPS_ENV_OF_TARGET = {
+    "apply": "dev",
+    "train-remote": "dev",
+    "register": "dev",
+    "deploy-staging": "dev",
+    "promote": "dev",
+    "deploy-production": "prod",
+}
 SWALLOWED_FAILURE = re.compile(r"\|\|\s*(true|:)(\s|$)")
 ACTION_FILE = ".github/actions/setup/action.yml"
 # Extras of the generated pyproject.toml a CI/CD job may install.
@@ -148,6 +193,11 @@ def ci_make_calls(project: Path) -> list[list[str]]:
     return calls
 
 
+def mlops_calls(make_output: str) -> list[tuple[str | None, str]]:
+    """(environment, command) of each mlops command in the output of `make --dry-run`."""
+    return [(m["env"], m["command"]) for m in MLOPS_CALL.finditer(make_output)]
+
+
 def mlops_commands(project: Path, project_python: Path) -> set[str]:
     result = run_tool([project_python, "-m", "mlops", "--help"], cwd=project)
     assert result.returncode == 0, result.stderr
@@ -206,9 +256,168 @@ def test_pipelines_run_the_whole_flow_with_make_targets_and_mlops_commands_that_
     for target in sorted(targets):
         dry_run = run_tool(["make", "--dry-run", target, "MODEL=model1"], cwd=project)
         assert dry_run.returncode == 0, f"make {target}: {dry_run.stderr}"
-        mlops_called |= set(MLOPS_CALL.findall(dry_run.stdout))
+        calls = mlops_calls(dry_run.stdout)
+        mlops_called |= {command for _, command in calls}
+        if target in MLOPS_ENV_OF_TARGET:
+            assert calls, f"make {target} runs no mlops command"
+            assert {env for env, _ in calls} == {MLOPS_ENV_OF_TARGET[target]}, (target, calls)
     assert mlops_called, "the Azure targets run no mlops command"
     assert mlops_called <= mlops_commands(project, project_python)
+
+
+# --- the flow: train and register (dev) -> staging (dev) -> approval -> promote -> production ---
+
+
+def flow_stages(events: list[FlowEvent]) -> list[tuple[str, list[FlowEvent]]]:
+    """The events grouped into the stages of FLOW_STAGES, in the order they run. A job bound to
+    the approval environment starts the approval; setup and the other environments belong to no
+    stage."""
+    stages: list[tuple[str, list[FlowEvent]]] = []
+    for event in events:
+        if event.kind == "environment":
+            name = "approval" if event.name == APPROVAL_ENVIRONMENT else None
+        else:
+            name = STAGE_OF_TARGET.get(event.name)
+        if name is None:
+            continue
+        if stages and stages[-1][0] == name:
+            stages[-1][1].append(event)
+        else:
+            stages.append((name, [event]))
+    return stages
+
+
+def check_flow(project: Path, events: list[FlowEvent], identity_of, expected: list[str]) -> None:
+    """The stages run in the expected order, each only once the one before it finished (or in the
+    same job), the approval gates the one job that promotes and deploys to production, each stage
+    signs in as the identity it must, and every make target a step runs exists in the project."""
+    stages = flow_stages(events)
+    assert [name for name, _ in stages] == expected
+    for (earlier, before), (later, after) in zip(stages, stages[1:], strict=False):
+        for event in after:
+            for prior in before:
+                assert event.job == prior.job or prior.job in event.after, (
+                    f"{later} ({event.job}) may start before {earlier} ({prior.job}) finished"
+                )
+    by_name = dict(stages)
+    if "approval" in by_name:
+        (gate,) = by_name["approval"]
+        for name in ("promote", "production"):
+            assert {e.job for e in by_name[name]} == {gate.job}, (
+                f"{name} must run in the job the approval gates, so reviewers approve once"
+            )
+    for name, stage_events in stages:
+        if name in IDENTITY_OF_STAGE:
+            identities = {identity_of(e.signs_in_as) for e in stage_events}
+            assert identities == {IDENTITY_OF_STAGE[name]}, (name, stage_events)
+    for event in events:
+        assert not set(WORKSPACE_VARIABLES) & set(event.env or {}), (event.job, event.name)
+    for target in sorted({e.name for e in events if e.kind == "make"}):
+        dry_run = run_tool(["make", "--dry-run", target, "MODEL=model1"], cwd=project)
+        assert dry_run.returncode == 0, f"make {target}: {dry_run.stderr}"
+
+
+def setup_lines(page: str) -> list[str]:
+    """The lines of the page's bash blocks, each command's continuation lines joined to it."""
+    lines: list[str] = []
+    for block in re.findall(r"```bash\n(.*?)```", page, re.DOTALL):
+        pending = ""
+        for line in block.splitlines():
+            if line.endswith("\\"):
+                pending += line[:-1]
+                continue
+            lines.append((pending + line).strip())
+            pending = ""
+    return lines
+
+
+def shell_settings(page: str) -> dict[str, str]:
+    """NAME=value of each variable the setup page's shell commands set (values as written)."""
+    settings = {}
+    for line in setup_lines(page):
+        match = re.fullmatch(r"([A-Z][A-Z0-9_]*)=(.*)", line)
+        if match:
+            settings[match[1]] = match[2].strip('"')
+    return settings
+
+
+def setup_commands(page: str, *words: str) -> list[list[str]]:
+    """The page's shell commands that start with ``words``, as their arguments."""
+    return [
+        shlex.split(line) for line in setup_lines(page) if line.split()[: len(words)] == list(words)
+    ]
+
+
+def option(command: list[str], name: str) -> str | None:
+    return command[command.index(name) + 1] if name in command else None
+
+
+def federated_credentials(page: str) -> list[tuple[str, str, str]]:
+    """(identity, issuer, subject) of each federated credential the setup page creates."""
+    return [
+        (option(c, "--identity-name"), option(c, "--issuer"), option(c, "--subject"))
+        for c in setup_commands(page, "az", "identity", "federated-credential", "create")
+        if option(c, "--audiences") == "api://AzureADTokenExchange"
+    ]
+
+
+def role_assignments(page: str) -> set[tuple[str, str, str]]:
+    return {
+        (option(c, "--assignee-object-id"), option(c, "--role"), option(c, "--scope"))
+        for c in setup_commands(page, "az", "role", "assignment", "create")
+    }
+
+
+def environment_of(variable: str) -> str:
+    """dev or prod, the environment a setup page's shell variable ($DEV_..., $PROD_...) is of."""
+    return variable.strip("$").split("_", 1)[0].lower()
+
+
+# What each identity may do: dev in the dev workspace; prod in the prod workspace, in the registry,
+# and reading the dev workspace for the promotion.
+EXPECTED_ROLES = {
+    ("$DEV_PRINCIPAL_ID", "AzureML Data Scientist", "$DEV_SCOPE"),
+    ("$DEV_PRINCIPAL_ID", "AzureML Compute Operator", "$DEV_SCOPE"),
+    ("$PROD_PRINCIPAL_ID", "AzureML Data Scientist", "$PROD_SCOPE"),
+    ("$PROD_PRINCIPAL_ID", "AzureML Registry User", "$REGISTRY_SCOPE"),
+    ("$PROD_PRINCIPAL_ID", "Reader", "$DEV_SCOPE"),
+}
+
+
+def check_setup_names_match_the_environments(project: Path, settings: dict) -> None:
+    """The setup page's names are those of pyproject.toml's environments and of the registry, and
+    each identity, principal and scope it uses is the one of its environment."""
+    environments = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "mlops"
+    ]["environments"]
+    for env in ("dev", "prod"):
+        prefix = env.upper()
+        assert settings[f"{prefix}_RESOURCE_GROUP"] == environments[env]["resource-group"]
+        assert settings[f"{prefix}_WORKSPACE"] == environments[env]["workspace-name"]
+        assert f'--name "${prefix}_IDENTITY"' in settings[f"{prefix}_PRINCIPAL_ID"]
+        assert f'--name "${prefix}_IDENTITY"' in settings[f"{prefix}_CLIENT_ID"]
+        scope = settings[f"{prefix}_SCOPE"]
+        assert f'--name "${prefix}_WORKSPACE"' in scope
+        assert "Microsoft.MachineLearningServices/workspaces" in scope
+    registry = yaml.safe_load((project / "aml/registry.yml").read_text(encoding="utf-8"))
+    assert settings["REGISTRY"] == registry["name"]
+    assert '--name "$REGISTRY"' in settings["REGISTRY_SCOPE"]
+    assert "Microsoft.MachineLearningServices/registries" in settings["REGISTRY_SCOPE"]
+    assert settings["DEV_IDENTITY"] != settings["PROD_IDENTITY"]
+
+
+def test_the_setup_pages_name_each_environments_own_workspace(bake):
+    """With a production workspace of its own (hostile-prose), each page's dev and prod names are
+    those of pyproject.toml's dev and prod environments, not the same names twice."""
+    project = bake("hostile-prose")
+    environments = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "mlops"
+    ]["environments"]
+    assert environments["dev"]["resource-group"] != environments["prod"]["resource-group"]
+    for page_name in ("ci-cd-github.md", "ci-cd-azure-devops.md"):
+        page = (project / "docs" / page_name).read_text(encoding="utf-8")
+        check_setup_names_match_the_environments(project, shell_settings(page))
+        assert role_assignments(page) == EXPECTED_ROLES, page_name
 
 
 # --- GitHub Actions ---------------------------------------------------------------------------
@@ -364,13 +573,7 @@ def test_azure_sign_in_is_oidc_from_variables_only(github_project):
                     "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
                 }
         if uses_login(github_project, job.body):
-            for setting in (
-                "AZURE_SUBSCRIPTION_ID",
-                "AZURE_RESOURCE_GROUP",
-                "AZUREML_WORKSPACE_NAME",
-                "AZURE_CLIENT_ID",
-                "AZURE_TENANT_ID",
-            ):
+            for setting in ("AZURE_SUBSCRIPTION_ID", "AZURE_CLIENT_ID", "AZURE_TENANT_ID"):
                 assert job.env[setting] == f"${{{{ vars.{setting} }}}}", job.path
     assert logins
 
@@ -515,8 +718,12 @@ def test_deployment_goes_to_staging_then_production_through_environments(github_
         assert job.env["MODEL_REF"] == "${{ inputs.version }}"
         steps = body["steps"]
         (rollout,) = step_index(
-            steps, lambda s, env=job.env: "run" in s and make_targets(s["run"], env)
+            steps,
+            lambda s, env=job.env, target=f"deploy-{stage}": (
+                target in make_targets(s.get("run", ""), env)
+            ),
         )
+        assert "if" not in steps[rollout]
         (call,) = make_calls(steps[rollout]["run"], {"STAGE": job.env["STAGE"]})
         assert call == [f"deploy-{stage}", "MODEL=$MODEL", "MODEL_REF=$MODEL_REF"]
         (download,) = step_index(steps, uses_action("actions/download-artifact"))
@@ -527,6 +734,88 @@ def test_deployment_goes_to_staging_then_production_through_environments(github_
         assert steps[download]["if"] == "${{ inputs.version == '' }}"
         login = step_index(steps, uses_action("azure/login"))
         assert login and download < login[-1] < rollout
+        # Production promotes the version (the model-metadata artifact's, or the one asked for)
+        # before it rolls it out; staging never does.
+        (promote,) = step_index(steps, runs_make("promote"))
+        assert steps[promote]["if"] is (stage == "production")
+        assert login[-1] < promote < rollout
+        (call,) = make_calls(steps[promote]["run"], {})
+        assert call == ["promote", "MODEL=$MODEL", "MODEL_REF=$MODEL_REF"]
+        # It reads the dev workspace: dev's subscription when production's is another.
+        dev_subscription = "${{ vars.DEV_AZURE_SUBSCRIPTION_ID || vars.AZURE_SUBSCRIPTION_ID }}"
+        assert steps[promote]["env"] == {"AZURE_SUBSCRIPTION_ID": dev_subscription}
+        (record,) = [
+            i for i in step_index(steps, uses_action("actions/upload-artifact")) if promote < i
+        ]
+        assert steps[record]["if"] is (stage == "production")
+        assert steps[record]["with"] == {
+            "name": "promoted-${{ inputs.model }}",
+            "path": "outputs/${{ inputs.model }}/promoted.json",
+            "if-no-files-found": "error",
+        }
+        assert record < rollout
+
+
+def github_identity_by_subject(project: Path) -> dict[str, str]:
+    """dev or prod for each OIDC subject (after `repo:<owner>/<name>:`) the setup page federates,
+    after checking the issuer of each and that each subject has one identity."""
+    page = (project / "docs/ci-cd-github.md").read_text(encoding="utf-8")
+    identities: dict[str, str] = {}
+    for identity, issuer, subject in federated_credentials(page):
+        assert issuer == "https://token.actions.githubusercontent.com", subject
+        assert subject.startswith("repo:${REPO}:"), subject
+        claim = subject.removeprefix("repo:${REPO}:")
+        assert claim not in identities, f"{claim} is federated twice"
+        identities[claim] = environment_of(identity)
+    return identities
+
+
+def test_the_flow_trains_stages_approves_promotes_and_deploys_in_order_on_github(github_project):
+    identities = github_identity_by_subject(github_project)
+    assert identities == {
+        "ref:refs/heads/main": "dev",
+        "environment:staging": "dev",
+        "environment:production": "prod",
+    }
+    events = github_flow(github_project)
+    check_flow(github_project, events, lambda subject: identities.get(subject), FLOW_STAGES)
+    (production,) = [e for e in events if e.name == "deploy-production"]
+    (promote,) = [e for e in events if e.name == "promote"]
+    # Without a version asked for, both read this run's files: model.json, then promoted.json.
+    assert production.env["MODEL_REF"] == promote.env["MODEL_REF"] == "${{ inputs.version }}"
+
+
+def test_each_environment_has_its_own_identity_through_variables(github_project):
+    """The repository's variables name the dev identity, the `production` environment's the prod
+    one (they override the repository's in its jobs), `staging` has none of its own."""
+    page = (github_project / "docs/ci-cd-github.md").read_text(encoding="utf-8")
+    values: dict[tuple[str, str | None], str] = {}
+    for command in setup_commands(page, "gh", "variable", "set"):
+        key = (command[3], option(command, "--env"))
+        assert key not in values, f"{key} set twice"
+        values[key] = option(command, "--body")
+    assert values == {
+        ("AZURE_CLIENT_ID", None): "$DEV_CLIENT_ID",
+        ("AZURE_TENANT_ID", None): "$TENANT_ID",
+        ("AZURE_SUBSCRIPTION_ID", None): "$DEV_SUBSCRIPTION_ID",
+        ("AZURE_CLIENT_ID", "production"): "$PROD_CLIENT_ID",
+        ("AZURE_TENANT_ID", "production"): "$TENANT_ID",
+        ("AZURE_SUBSCRIPTION_ID", "production"): "$PROD_SUBSCRIPTION_ID",
+        ("DEV_AZURE_SUBSCRIPTION_ID", "production"): "$DEV_SUBSCRIPTION_ID",
+    }
+    assert role_assignments(page) == EXPECTED_ROLES
+    check_setup_names_match_the_environments(github_project, shell_settings(page))
+
+
+def test_no_workflow_sets_the_resource_group_or_the_workspace(github_project):
+    for name in workflows(github_project):
+        text = (github_project / ".github/workflows" / name).read_text(encoding="utf-8")
+        for variable in WORKSPACE_VARIABLES:
+            assert variable not in text, f"{name} sets {variable}"
+    for job in all_jobs(github_project):
+        for step in steps_of(github_project, job.body):
+            env = {**job.env, **step.get("env", {})}
+            assert not set(WORKSPACE_VARIABLES) & set(env), job.path
 
 
 def test_dependabot_keeps_actions_and_python_dependencies_current(github_project):
@@ -593,11 +882,22 @@ def stages_of(project: Path) -> dict[str, dict]:
 
 
 def stage_targets(stage: dict) -> list[str]:
+    """The make targets the stage's steps run, in order (a step that can never run left out)."""
     return [
         target
         for step in all_steps(stage)
+        if not never_runs(step.get("condition"))
         for target in sorted(make_targets(script_of(step), step.get("env", {})))
     ]
+
+
+def connections_of(stage: dict) -> set[str]:
+    """The service connections the Azure CLI tasks of the stage that can run sign in through."""
+    return {
+        step["inputs"]["azureSubscription"]
+        for step in all_steps(stage)
+        if step.get("task", "").startswith("AzureCLI@") and not never_runs(step.get("condition"))
+    }
 
 
 def model_stage_ids(model: str) -> tuple[str, str, str]:
@@ -623,8 +923,12 @@ def check_model_stages(stages: dict[str, dict], model: str) -> None:
         (job,) = stage["jobs"]
         assert job["environment"] == environment, "a deployment job bound to its environment"
         assert "runOnce" in job["strategy"]
-        assert stage_targets(stage) == ["setup", f"deploy-{environment}"]
         assert stage["lockBehavior"] == "sequential"
+    assert stage_targets(staging) == ["setup", "deploy-staging"]
+    assert stage_targets(production) == ["setup", "promote", "deploy-production"]
+    dev, prod = "${{ variables.serviceConnection }}", "${{ variables.serviceConnectionProd }}"
+    assert connections_of(train) == connections_of(staging) == {dev}
+    assert connections_of(production) == {prod}
     for stage in (train, staging, production):
         for step in all_steps(stage):
             for call in make_calls(script_of(step), step.get("env", {})):
@@ -646,40 +950,107 @@ def test_stages_ci_then_models_then_each_models_train_staging_production(azure_d
     check_model_stages(stages, "model1")
 
 
-def test_azure_commands_run_in_azure_cli_tasks_through_the_service_connection(
+def test_azure_commands_run_in_azure_cli_tasks_through_a_service_connection(
     azure_devops_project,
 ):
     path = azure_devops_project / ".azure-pipelines/train-deploy.yml"
     pipeline = load_pipeline(path)
-    variables = {v["name"]: v["value"] for v in pipeline["variables"]}
-    assert variables["serviceConnection"]
-    azure_tasks = 0
+    variables = pipeline_variables(pipeline)
+    assert variables["serviceConnection"] and variables["serviceConnectionProd"]
+    assert variables["serviceConnection"] != variables["serviceConnectionProd"]
+    connections = {"${{ variables.serviceConnection }}", "${{ variables.serviceConnectionProd }}"}
+    azure_tasks = []
     for step in all_steps(pipeline):
         targets = make_targets(script_of(step), step.get("env", {}))
-        if not targets & AZURE_TARGETS:
+        if not targets & AZURE_TARGETS or never_runs(step.get("condition")):
             continue
-        azure_tasks += 1
+        azure_tasks.extend(targets)
         assert len(targets) == 1, "one Azure command per task: each task signs in afresh"
         assert step["task"] == "AzureCLI@2"
-        assert step["inputs"]["azureSubscription"] == "${{ variables.serviceConnection }}"
+        assert step["inputs"]["azureSubscription"] in connections
         assert step["inputs"]["scriptType"] == "bash"
         assert step["inputs"]["keepAzSessionActive"] is True
-    assert azure_tasks == len(AZURE_TARGETS)
+    assert sorted(azure_tasks) == sorted(AZURE_TARGETS)
+
+
+def test_the_subscription_is_the_connections_unless_the_promotion_names_dev(azure_devops_project):
+    stages = stages_of(azure_devops_project)
+    for stage_id in model_stage_ids("model1"):
+        for step in all_steps(stages[stage_id]):
+            if not step.get("task", "").startswith("AzureCLI@"):
+                continue
+            target = step["env"]["MAKE_TARGET"]
+            expected = "$(devSubscriptionId)" if target == "promote" else ""
+            assert step["env"]["WORKSPACE_SUBSCRIPTION_ID"] == expected, target
+            script = script_of(step)
+            assert (
+                'AZURE_SUBSCRIPTION_ID="${WORKSPACE_SUBSCRIPTION_ID:-$(az account show --query id'
+                in script
+            )
+            assert "export AZURE_SUBSCRIPTION_ID" in script
 
 
 def test_pipeline_settings_match_the_workspace_spec_and_the_setup_page(azure_devops_project):
     pipeline = yaml.safe_load(
         (azure_devops_project / ".azure-pipelines/train-deploy.yml").read_text(encoding="utf-8")
     )
-    variables = {v["name"]: v["value"] for v in pipeline["variables"]}
-    workspace = yaml.safe_load((azure_devops_project / "aml/workspace.yml").read_text("utf-8"))
-    assert variables["AZURE_RESOURCE_GROUP"] == workspace["resource_group"]
-    assert variables["AZUREML_WORKSPACE_NAME"] == workspace["name"]
+    variables = pipeline_variables(pipeline)
+    assert not set(WORKSPACE_VARIABLES) & set(variables), "pyproject.toml names the workspaces"
     assert variables["modelVersion"] == "${{ parameters.version }}"
     assert variables["trainJob"] == "${{ parameters.job }}"
+    assert variables["devSubscriptionId"] == "", "dev shares production's subscription by default"
     setup_page = (azure_devops_project / "docs/ci-cd-azure-devops.md").read_text(encoding="utf-8")
-    assert f"\nSERVICE_CONNECTION={variables['serviceConnection']}\n" in setup_page
-    assert f"\nRESOURCE_GROUP={workspace['resource_group']}\n" in setup_page
+    settings = shell_settings(setup_page)
+    assert settings["DEV_SERVICE_CONNECTION"] == variables["serviceConnection"]
+    assert settings["PROD_SERVICE_CONNECTION"] == variables["serviceConnectionProd"]
+    check_setup_names_match_the_environments(azure_devops_project, settings)
+
+
+def azure_devops_identity_of(project: Path):
+    variables = pipeline_variables(load_pipeline(project / ".azure-pipelines/train-deploy.yml"))
+    identities = {variables["serviceConnection"]: "dev"}
+    if "serviceConnectionProd" in variables:
+        identities[variables["serviceConnectionProd"]] = "prod"
+    return identities.get
+
+
+def test_the_flow_trains_stages_approves_promotes_and_deploys_in_order_on_azure_devops(
+    azure_devops_project,
+):
+    events = azure_devops_flow(azure_devops_project)
+    check_flow(
+        azure_devops_project, events, azure_devops_identity_of(azure_devops_project), FLOW_STAGES
+    )
+
+
+def test_each_service_connection_has_its_own_identity(azure_devops_project):
+    """The setup page federates each connection's issuer and subject with its own identity, and
+    gives each identity the roles of its environment."""
+    page = (azure_devops_project / "docs/ci-cd-azure-devops.md").read_text(encoding="utf-8")
+    settings = shell_settings(page)
+    credentials = federated_credentials(page)
+    assert sorted(credentials) == [
+        ("$DEV_IDENTITY", "$DEV_ISSUER", "$DEV_SUBJECT"),
+        ("$PROD_IDENTITY", "$PROD_ISSUER", "$PROD_SUBJECT"),
+    ]
+    for env in ("DEV", "PROD"):
+        created = (
+            f'create_connection "${env}_SERVICE_CONNECTION" "${env}_SUBSCRIPTION_ID" '
+            f'"${env}_CLIENT_ID"'
+        )
+        assert created in settings[f"{env}_ENDPOINT_ID"]
+        for claim, field in (("ISSUER", "Issuer"), ("SUBJECT", "Subject")):
+            read_back = settings[f"{env}_{claim}"]
+            assert f'--id "${env}_ENDPOINT_ID"' in read_back
+            assert f"workloadIdentityFederation{field}" in read_back
+    assert role_assignments(page) == EXPECTED_ROLES
+
+
+def test_no_pipeline_sets_the_resource_group_or_the_workspace(azure_devops_project):
+    for path in sorted((azure_devops_project / ".azure-pipelines").rglob("*.yml")):
+        text = path.read_text(encoding="utf-8")
+        for variable in WORKSPACE_VARIABLES:
+            assert variable not in text, f"{path.name} sets {variable}"
 
 
 def test_tests_are_published_as_junit(azure_devops_project):
@@ -752,6 +1123,7 @@ def test_the_version_reaches_make_as_a_variable_for_mlops_to_check(azure_devops_
         "MODEL": "model1",
         "MODEL_VERSION": "$(modelVersion)",
         "TRAIN_JOB": DEFAULT_TRAIN_JOB,
+        "WORKSPACE_SUBSCRIPTION_ID": "",
     }
     (call,) = make_calls(script_of(task), {})
     assert call == [
@@ -778,9 +1150,14 @@ def test_each_training_job_ci_cd_offers_submits_its_spec(default_project, train_
     )
 
     assert dry_run.returncode == 0, dry_run.stderr
-    (command,) = [line for line in dry_run.stdout.splitlines() if "mlops train" in line]
+    (command,) = [
+        line
+        for line in dry_run.stdout.splitlines()
+        if [c for _, c in mlops_calls(line)] == ["train"]
+    ]
     spec = f"models/model1/aml_config/{TRAIN_JOB_SPECS[train_job]}"
-    assert command.split()[3:5] == ["train", spec]
+    words = command.split()
+    assert words[words.index("train") + 1] == spec
     assert "--metadata-out outputs/model1/run.json" in dry_run.stdout
 
 
@@ -817,8 +1194,14 @@ def no_deployment_project(bake) -> Path:
 def test_a_project_that_deploys_nothing_trains_and_registers_and_stops(no_deployment_project):
     project = no_deployment_project
     targets = {arg for call in ci_make_calls(project) for arg in call if "=" not in arg}
-    assert targets >= FLOW_TARGETS - {"deploy-staging", "deploy-production"}
-    assert not {t for t in targets if t.startswith(("deploy", "invoke"))}
+    assert targets >= FLOW_TARGETS - DEPLOYING_TARGETS
+    assert not {t for t in targets if t.startswith(("deploy", "invoke", "promote"))}
+    expected = ["ci", "train+register"]
+    identities = github_identity_by_subject(project)
+    check_flow(project, github_flow(project), identities.get, expected)
+    check_flow(project, azure_devops_flow(project), azure_devops_identity_of(project), expected)
+    pipeline = load_pipeline(project / ".azure-pipelines/train-deploy.yml")
+    assert set(pipeline_variables(pipeline)) == {"serviceConnection", "modelVersion", "trainJob"}
     assert set(workflows(project)) == {"ci.yml", "train.yml"}
     train = load_workflow(project / ".github/workflows/train.yml")
     assert set(train["jobs"]) == {"checks", "models", "train"}
@@ -849,6 +1232,6 @@ def test_each_stage_deploys_every_kind_the_project_has(bake):
         for stage in ("staging", "production"):
             dry_run = run_tool(["make", "--dry-run", f"deploy-{stage}", "MODEL=model1"], project)
             assert dry_run.returncode == 0, dry_run.stderr
-            called = set(MLOPS_CALL.findall(dry_run.stdout))
+            called = {command for _, command in mlops_calls(dry_run.stdout)}
             assert called - {"apply"} == commands, (bake_id, stage, dry_run.stdout)
             assert ("apply" in called) == (stage == "production" and "deploy-batch" in commands)

@@ -12,12 +12,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ci_pipelines import all_steps, load_pipeline, load_workflow, script_of
+from ci_pipelines import all_steps, azure_devops_flow, load_pipeline, load_workflow, script_of
 from conftest import add_second_model, git, project_env, run
 from expected_files import MODEL_FILES, model_files
 from hook_modules import pre_gen
 from make_variables import model_variables
-from test_ci_cd import check_model_stages, model_stage_ids
+from test_ci_cd import (
+    FLOW_STAGES,
+    MODEL_TARGETS,
+    azure_devops_identity_of,
+    check_flow,
+    check_model_stages,
+    model_stage_ids,
+)
 
 NAMES_BY_RULE = {
     "MODEL_NAME": pre_gen.check_model_name,
@@ -227,6 +234,23 @@ def test_azure_devops_compiles_stages_for_each_model(two_model_project, project_
     (select,) = [s for s in all_steps(stages["Models"]) if "mlops models" in script_of(s)]
     output = run_step(project, project_python, select["bash"], {"SELECTION": "changed"})
     assert output.strip() == f"##vso[task.setvariable variable=list;isOutput=true],{second},"
+
+
+def test_each_models_flow_on_azure_devops_is_train_staging_approval_promote_production(
+    two_model_project,
+):
+    """Each model's own stages, with the CI and Models stages before them, make the whole flow,
+    signed in as dev then prod, for that model only."""
+    project = two_model_project.path
+    events = azure_devops_flow(project)
+    identity_of = azure_devops_identity_of(project)
+    for model in ("model1", two_model_project.second_model):
+        own = {"CI", "Models", *model_stage_ids(model)}
+        model_events = [e for e in events if e.job.split("/")[0] in own]
+        check_flow(project, model_events, identity_of, FLOW_STAGES)
+        for event in model_events:
+            if event.kind == "make" and event.name in MODEL_TARGETS:
+                assert event.env["MODEL"] == model, (model, event)
 
 
 @pytest.mark.parametrize(
