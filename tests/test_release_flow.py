@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from ci_pipelines import azure_devops_flow, github_flow
 from conftest import project_env
 from make_variables import make_variables, model_variables
+from test_ci_cd import STAGE_OF_TARGET
 
-# What each stage of the flow runs, in order (test_ci_cd.py checks that both providers run these).
+# What the stages of the flow run after CI, in order, whichever the provider.
 RELEASE_TARGETS = (
     "apply",
     "train-remote",
@@ -109,6 +111,21 @@ def json_documents(stdout: str) -> list[dict]:
         document, at = decoder.raw_decode(stdout, at)
         documents.append(document)
     return documents
+
+
+FLOWS = {
+    "github-actions": ("defaults", github_flow),
+    "azure-devops": ("azure-devops", azure_devops_flow),
+}
+
+
+@pytest.mark.parametrize("provider", sorted(FLOWS))
+def test_each_provider_runs_the_release_targets_in_this_order(bake, provider):
+    bake_id, flow = FLOWS[provider]
+    events = flow(bake(bake_id))
+    released = {target for target, stage in STAGE_OF_TARGET.items() if stage != "ci"}
+    targets = [e.name for e in events if e.kind == "make" and e.name in released]
+    assert targets == list(RELEASE_TARGETS)
 
 
 def test_every_stage_runs_its_dry_runs_in_its_environment(release):
