@@ -34,6 +34,7 @@ MODEL_FILES = frozenset(
     tests/conftest.py
     tests/test_pipeline.py
     tests/test_score.py
+    tests/test_score_collection.py
     tests/test_score_properties.py
     tests/test_train.py
     """.split()

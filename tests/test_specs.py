@@ -329,6 +329,12 @@ def check_online_deployment(deployment, spec: Path, project: BakedProject) -> No
     assert deployment.request_settings.request_timeout_ms > 0
     assert deployment.liveness_probe.initial_delay > 0
     assert deployment.readiness_probe.failure_threshold > 0
+    assert deployment.app_insights_enabled is True
+    collections = deployment.data_collector.collections
+    assert {name: str(c.enabled).lower() for name, c in collections.items()} == {
+        "model_inputs": "true",
+        "model_outputs": "true",
+    }
 
 
 def model_settings(project: BakedProject) -> dict[str, str]:

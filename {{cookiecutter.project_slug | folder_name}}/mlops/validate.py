@@ -32,11 +32,20 @@ from mlops.specs import Problem, display_path
 PATH_FIELDS = {"code", "conda_file", "path", "component", "create_job"}
 # Of these, the ones naming a spec file (a YAML file), when they name a local one at all.
 SPEC_FILE_FIELDS = {"component", "create_job"}
-# What trains and exports a model (scikit-learn ... onnx) and what serves its model.onnx
-# (onnxruntime, numpy): pinned alike in pyproject.toml (local training and tests) and in every
-# conda file that lists them (training and scoring in Azure ML). Dependabot bumps only
-# pyproject.toml.
-MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib", "skl2onnx", "onnx", "onnxruntime", "numpy")
+# What trains and exports a model (scikit-learn ... onnx), what serves its model.onnx
+# (onnxruntime, numpy) and what collects its inputs and outputs (azureml-ai-monitoring): pinned
+# alike in pyproject.toml (local training and tests) and in every conda file that lists them
+# (training and scoring in Azure ML). Dependabot bumps only pyproject.toml.
+MODEL_PACKAGES = (
+    "scikit-learn",
+    "pandas",
+    "joblib",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "azureml-ai-monitoring",
+)
 # The conda package that installs a conda file's `pip:` list: the tool, not what the code runs on.
 UNPINNED_TOOLS = ("pip",)
 # A conda (not pip) dependency: [channel::]name, then "=V", "==V" or " V" (and a build) for a pin.
