@@ -39,8 +39,14 @@ MODEL_FILES = frozenset(
     tests/test_train.py
     """.split()
 )
+# The production online deployment's model monitoring (monitoring/monitor.yml) goes with it.
 ONLINE_MODEL_FILES = frozenset(
-    {"deployment/deployment.yml", "deployment/endpoint.yml", "aml_config/inference-conda.yml"}
+    {
+        "deployment/deployment.yml",
+        "deployment/endpoint.yml",
+        "aml_config/inference-conda.yml",
+        "monitoring/monitor.yml",
+    }
 )
 BATCH_MODEL_FILES = frozenset(
     """
@@ -93,9 +99,11 @@ SHARED_FILES = frozenset(
     Makefile
     README.md
     pyproject.toml
+    sample-data/MLTable
     sample-data/customers.csv
     aml/compute.yml
     aml/data.yml
+    aml/sample-data-table.yml
     aml/workspace.yml
     docs/adding-a-model.md
     docs/adding-an-asset-kind.md
@@ -119,6 +127,7 @@ SHARED_FILES = frozenset(
     mlops/links.py
     mlops/metadata.py
     mlops/models.py
+    mlops/monitors.py
     mlops/naming.py
     mlops/output.py
     mlops/payloads.py
@@ -208,6 +217,7 @@ SHARED_FILES = frozenset(
     tests/test_limits.py
     tests/test_links.py
     tests/test_models_cli.py
+    tests/test_monitors.py
     tests/test_live_steps.py
     tests/test_output.py
     tests/test_pipeline_and_sweep_jobs.py

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.kinds import Kind
+from mlops.monitors import target_parts
 from mlops.specs import display_path, is_local_path
 from mlops.workspace import SETTING_VARIABLES, resolve_settings
 
@@ -475,9 +476,41 @@ def resolve_job_inputs(request: Request, base: Path) -> None:
             job_input["uri"] = asset_id("data", uri)
 
 
+def monitor_schedule_request(schedule: Any) -> Request:
+    """A model monitor schedule, with the references azure-ai-ml resolves when it sends it: the
+    online deployment it watches and the data assets of its signals. (The service also adds each
+    signal's production data: what the deployment's data collector writes.)"""
+    request = Request(
+        method="PUT",
+        resource=f"schedules/{schedule.name}",
+        description=(
+            f"create or update monitor schedule {schedule.name} (when applied, of the deployment "
+            "that then takes the endpoint's traffic)"
+        ),
+        body=rest_body(schedule._to_rest_object()),
+    )
+    definition = request.body["properties"]["action"]["monitorDefinition"]
+    target = definition.get("monitoringTarget") or {}
+    parts = target_parts(target.get("deploymentId"))
+    if parts is not None:
+        endpoint, deployment = parts
+        target["deploymentId"] = (
+            f"{workspace_id()}/onlineEndpoints/{endpoint}/deployments/{deployment}"
+        )
+    for signal in (definition.get("signals") or {}).values():
+        for data in (signal.get("referenceData"), signal.get("productionData")):
+            uri = data.get("uri") if isinstance(data, dict) else None
+            if isinstance(uri, str) and "://" not in uri and not is_local_job_input(uri):
+                data["uri"] = asset_id("data", uri)
+    return request
+
+
 def schedule_requests(schedule: Any) -> list[Request]:
     """A job schedule: what its pipeline job's steps need first (each inline step's environment and
-    code, registered as an anonymous component), then the PUT of the schedule."""
+    code, registered as an anonymous component), then the PUT of the schedule. A monitor
+    schedule: its PUT."""
+    if getattr(schedule, "create_monitor", None) is not None:
+        return [monitor_schedule_request(schedule)]
     requests: list[Request] = []
     request = Request(
         method="PUT",

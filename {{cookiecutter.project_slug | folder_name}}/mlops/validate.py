@@ -24,6 +24,7 @@ from mlops.expressions import check_expressions
 from mlops.kinds import Kind
 from mlops.limits import check_limits
 from mlops.links import check_links
+from mlops.monitors import check_monitor, check_table_folder
 from mlops.naming import name_problem
 from mlops.scripts import check_scripts
 from mlops.specs import Problem, display_path
@@ -128,6 +129,8 @@ def check_meaning(spec: Spec, report: Report) -> list[Problem]:
         problems.extend(found)
         report.warnings.extend(warnings)
     problems.extend(check_scripts(spec))
+    problems.extend(check_monitor(spec, report.catalog))
+    problems.extend(check_table_folder(spec))
     return problems
 
 

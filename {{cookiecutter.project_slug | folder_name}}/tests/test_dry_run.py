@@ -620,8 +620,8 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     scoring = deployment["properties"]["codeConfiguration"]
     assert scoring["scoringScript"] == deployment_spec["code_configuration"]["scoring_script"]
     assert requests[2]["uploads"][0]["field"] == "properties.codeConfiguration.codeId"
-    # What model monitoring (monitoring/monitor.yml) reads: the inputs and outputs score.py collects,
-    # and the deployment's requests and log in Application Insights.
+    # What model monitoring (monitoring/monitor.yml) reads: the inputs and outputs that score.py
+    # collects; and the deployment's requests and log in Application Insights.
     assert deployment["properties"]["appInsightsEnabled"] is True
     collections = deployment["properties"]["dataCollector"]["collections"]
     assert {name: c["dataCollectionMode"] for name, c in collections.items()} == {

@@ -34,6 +34,7 @@ DEPLOYMENT_SPEC_KINDS = {
     "deployment/batch-endpoint.yml": "batch_endpoint",
     "deployment/batch-schedule.yml": "schedule",
     "deployment/nightly-batch-job.yml": "job",
+    "monitoring/monitor.yml": "schedule",
 }
 
 
@@ -59,6 +60,7 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
     expected = {
         "aml/compute.yml": "compute",
         "aml/data.yml": "data",
+        "aml/sample-data-table.yml": "data",
         "aml/workspace.yml": "workspace",
     }
     for model in model_folders(paths.root):
