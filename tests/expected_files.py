@@ -234,7 +234,16 @@ SHARED_FILES = frozenset(
     tools/serve_local.py
     """.split()
 )
-ONLINE_FILES = frozenset({"tests/test_deploy.py", "tests/test_invoke.py"})
+ONLINE_FILES = frozenset(
+    """
+    docs/monitoring.md
+    tests/test_deploy.py
+    tests/test_invoke.py
+    tests/azure_responses/monitors/collecting-deployment.json
+    tests/azure_responses/monitors/create.json
+    tests/azure_responses/monitors/signal-data.json
+    """.split()
+)
 BATCH_FILES = frozenset(
     """
     docs/batch-scoring.md

@@ -132,9 +132,7 @@ REJECTED = (
     Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
     Rejected("unknown-deployment", {"deployment": "serverless"}, ("deployment",)),
     Rejected("cron-with-seconds", {"retrain_cron": "0 0 3 * * 1"}, ("retrain_cron",)),
-    Rejected(
-        "alert-email-list", {"alert_email": "a@example.com, b@example.com"}, ("alert_email",)
-    ),
+    Rejected("alert-email-list", {"alert_email": "a@example.com, b@example.com"}, ("alert_email",)),
     Rejected(
         "several-problems-at-once",
         {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},

@@ -32,6 +32,8 @@ for folder, args in json.loads(sys.argv[1]):
 print(json.dumps(results))
 """
 RETRAIN_DRY_RUN = ("apply", "models/model1/aml_config/retrain-schedule.yml", "--dry-run")
+# In the bakes with an online deployment, which its model monitor watches.
+MONITOR_DRY_RUN = ("apply", "models/model1/monitoring/monitor.yml", "--dry-run")
 DRY_RUNS = (
     ("validate",),
     ("apply", "aml/compute.yml", "--dry-run"),
@@ -212,6 +214,37 @@ def test_the_retraining_schedule_runs_the_pipeline_on_the_answered_cron(
     assert len(components) == len(job["jobs"])
 
 
+ONLINE_BAKES = [b for b in SUPPORTED if b.answers.get("deployment", "online") in ("online", "both")]
+
+
+@pytest.mark.parametrize("bake_case", ONLINE_BAKES, ids=lambda b: b.id)
+def test_the_monitor_dry_run_carries_the_alert_address_target_and_signals(
+    offline_commands, bake_case
+):
+    bake = offline_commands[bake_case.id]
+    answers, names = bake["answers"], bake["names"]
+    applied = bake["results"][" ".join(MONITOR_DRY_RUN)]
+    assert applied["exit_code"] == 0, applied
+
+    (monitor,) = json.loads(applied["stdout"])["requests"]
+    assert monitor["resource"] == f"schedules/{answers['project_slug']}-model1-monitoring"
+    definition = monitor["body"]["properties"]["action"]["monitorDefinition"]
+    assert definition["monitoringTarget"]["deploymentId"] == (
+        f"{WORKSPACE}/onlineEndpoints/{names['PRODUCTION_ENDPOINT']}/deployments/blue"
+    )
+    signals = definition["signals"]
+    assert {name: signal["signalType"] for name, signal in signals.items()} == {
+        "data_drift": "DataDrift",
+        "prediction_drift": "PredictionDrift",
+        "data_quality": "DataQuality",
+    }
+    table = f"{answers['project_slug']}-sample-data-table"
+    for signal in signals.values():
+        assert f"/data/{table}/versions/" in signal["referenceData"]["uri"]
+    alerts = definition["alertNotificationSetting"]["emailNotificationSetting"]
+    assert alerts["emails"] == [answers["alert_email"]]
+
+
 def name_rules_of_mlops(project: Path) -> dict[str, str]:
     """NAME_RULES of the generated mlops/naming.py: rule name -> regex source, read without
     importing the module."""
@@ -250,7 +283,8 @@ DEPLOYMENT_DRY_RUNS = {
             "--model",
             "{MODEL_NAME}:1",
             "--dry-run",
-        )
+        ),
+        MONITOR_DRY_RUN,
     ],
     "batch": [
         (
@@ -288,6 +322,8 @@ def test_deployment_dry_runs_carry_the_answers(offline_commands, deployment):
         assert result["exit_code"] == 0, (args, result)
         document = json.loads(result["stdout"])
         bodies = json.dumps([request["body"] for request in document["requests"]])
+        if args == MONITOR_DRY_RUN:
+            continue  # test_the_monitor_dry_run_carries_the_alert_address_target_and_signals
         if args[0] == "deploy":
             assert document["plan"]["endpoint"] == names["PRODUCTION_ENDPOINT"]
         elif args[0] == "deploy-batch":

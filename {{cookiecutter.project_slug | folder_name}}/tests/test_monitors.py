@@ -12,6 +12,7 @@ import yaml
 from mlops import cli
 from mlops.monitors import follow_live_deployment, live_deployment
 from mlops.specs import load_spec
+from tests import azure_flows as flows
 from tests.spec_files import edit, problem_lines, set_field
 
 WORKSPACE = (
@@ -213,23 +214,37 @@ def monitor_entity(paths):
     return schedule
 
 
-def test_applied_after_a_rollout_to_green_the_monitor_watches_green(azure, paths):
-    from tests import azure_flows as flows
-
-    schedule = monitor_entity(paths)
-    endpoint, _ = target_of(load(paths.root / paths.monitor))
+def test_applied_after_a_rollout_to_green_the_monitor_watches_green(azure, mlops, project, paths):
+    monitor, table = load(paths.monitor), load(paths.table)
+    endpoint, _ = target_of(monitor)
     flows.endpoint_state(azure, endpoint, {"blue": 0, "green": 100})
+    azure.serve(
+        "monitors/collecting-deployment.json", endpoint_name=endpoint, deployment_name="green"
+    )
+    azure.serve("monitors/signal-data.json", table_name=table["name"])
+    azure.serve("monitors/create.json", schedule_name=monitor["name"])
 
-    watched = follow_live_deployment(cli.client().online_endpoints, schedule)
+    result = mlops("apply", paths.monitor)
 
-    assert watched == "green"
-    target = schedule.create_monitor.monitoring_target.endpoint_deployment_id
-    assert target == f"azureml:{endpoint}:green"
-    assert azure.requests("GET", f"/onlineEndpoints/{endpoint}")
-    assert [sent.method for sent in azure.requests()] == ["GET"] * len(azure.requests())
+    assert result.exit_code == 0, result.output
+    assert f"schedule {monitor['name']}: watches deployment green" in result.stderr
+    (sent,) = azure.requests("PUT", f"/schedules/{monitor['name']}")
+    definition = sent.json()["properties"]["action"]["monitorDefinition"]
+    target = definition["monitoringTarget"]["deploymentId"]
+    assert target.endswith(f"/onlineEndpoints/{endpoint}/deployments/green")
+    signals = definition["signals"]
+    assert {name: signal["productionData"]["dataContext"] for name, signal in signals.items()} == {
+        "data_drift": "model_inputs",
+        "prediction_drift": "model_outputs",
+        "data_quality": "model_inputs",
+    }
+    for signal in signals.values():
+        assert signal["referenceData"]["uri"].endswith(f"/data/{table['name']}/versions/2")
+    emails = definition["alertNotificationSetting"]["emailNotificationSetting"]["emails"]
+    assert emails == monitor["create_monitor"]["alert_notification"]["emails"]
 
 
-def test_applied_before_the_first_rollout_the_monitor_keeps_its_deployment(azure, paths):
+def test_before_the_first_rollout_the_monitor_keeps_the_deployment_of_its_spec(azure, paths):
     schedule = monitor_entity(paths)
     endpoint, deployment = target_of(load(paths.root / paths.monitor))
     azure.serve("online-endpoints/missing.json", endpoint_name=endpoint)
