@@ -242,29 +242,35 @@ def test_collection_off_does_not_even_import_the_library(trained_model_dir, tmp_
     """In a process of its own: with collection off, scoring loads neither the collector library
     nor pandas (which only collection needs)."""
     program = textwrap.dedent(
-        f"""
+        """
         import importlib.util, json, os, sys
+        score_script, model_dir, app_root = sys.argv[1:]
         for name in list(os.environ):
             if name.startswith("AZUREML_MDC_"):
                 del os.environ[name]
-        os.environ["AZUREML_MODEL_DIR"] = {str(trained_model_dir)!r}
-        os.environ["AML_APP_ROOT"] = {str(tmp_path)!r}
+        os.environ["AZUREML_MODEL_DIR"] = model_dir
+        os.environ["AML_APP_ROOT"] = app_root
         import azureml_inference_server_http.server
         from flask import Request
         from werkzeug.test import EnvironBuilder
-        spec = importlib.util.spec_from_file_location("score", {str(SCORE_SCRIPT)!r})
+        spec = importlib.util.spec_from_file_location("score", score_script)
         score = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(score)
         score.init()
-        row = {{name: 1.0 if kind == "number" else "x" for name, kind in score.field_kinds.items()}}
-        body = json.dumps({{"data": [row]}}).encode()
+        row = {name: 1.0 if kind == "number" else "x" for name, kind in score.field_kinds.items()}
+        body = json.dumps({"data": [row]}).encode()
         response = score.run(Request(EnvironBuilder(method="POST", data=body).get_environ()))
         loaded = [name for name in ("azureml.ai.monitoring", "pandas") if name in sys.modules]
-        print(json.dumps({{"status": response.status_code, "loaded": loaded}}))
+        print(json.dumps({"status": response.status_code, "loaded": loaded}))
         """
     )
+    arguments = [str(SCORE_SCRIPT), str(trained_model_dir), str(tmp_path)]
     result = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", program, *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == {"status": 200, "loaded": []}
