@@ -360,8 +360,44 @@ def resolve_deployment_references(properties: dict[str, Any]) -> None:
         properties["compute"] = compute_id(properties["compute"])
 
 
+# Where the collector agent of an online deployment writes its collections, as azure-ai-ml names it.
+COLLECTED_DATA_PATH = "azureml://datastores/workspaceblobstore/paths/modelDataCollector"
+
+
+def collection_requests(deployment: Any, body: dict[str, Any]) -> list[Request]:
+    """The data asset azure-ai-ml registers for each collection of an online deployment's data
+    collector (``<endpoint>-<deployment>-<collection>``, version 1, unless the spec names one)
+    before the deployment, which then refers to it."""
+    from azure.ai.ml.entities import Data
+
+    collector = getattr(deployment, "data_collector", None)
+    sent = (body["properties"].get("dataCollector") or {}).get("collections") or {}
+    requests = []
+    for name, collection in (collector.collections if collector else {}).items():
+        given = collection.data if not isinstance(collection.data, str) else None
+        endpoint, deployed = deployment.endpoint_name, deployment.name
+        data = Data(
+            name=getattr(given, "name", None) or f"{endpoint}-{deployed}-{name}",
+            version=getattr(given, "version", None) or "1",
+            path=getattr(given, "path", None)
+            or f"{COLLECTED_DATA_PATH}/{endpoint}/{deployed}/{name}",
+        )
+        requests.append(
+            Request(
+                method="PUT",
+                resource=f"data/{data.name}/versions/{data.version}",
+                description=f"register the data asset of collection {name} of {deployed}",
+                body=rest_body(data._to_rest_object()),
+            )
+        )
+        if name in sent:
+            sent[name]["dataId"] = f"{workspace_id()}/{requests[-1].resource}"
+    return requests
+
+
 def online_deployment_requests(deployment: Any) -> list[Request]:
-    return deployment_requests(deployment, "onlineEndpoints")
+    *before, request = deployment_requests(deployment, "onlineEndpoints")
+    return [*collection_requests(deployment, request.body), *before, request]
 
 
 def batch_deployment_requests(deployment: Any) -> list[Request]:
