@@ -18,7 +18,12 @@ PATHS_REMOVED_BY_CI_PROVIDER = {
 }
 # What serves online and what scores in batch, beside the models' own files (which the model
 # template's hook removes); CI/CD that deploys, for a project that deploys nothing.
-ONLINE_PATHS = ("tests/test_deploy.py", "tests/test_invoke.py")
+ONLINE_PATHS = (
+    "docs/monitoring.md",
+    "tests/test_deploy.py",
+    "tests/test_invoke.py",
+    "tests/azure_responses/monitors",
+)
 BATCH_PATHS = (
     "docs/batch-scoring.md",
     "tools/batch_local.py",

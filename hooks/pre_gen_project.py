@@ -53,6 +53,13 @@ COMPUTE_PATTERN = r"(?!.*-[0-9]*$)[A-Za-z][A-Za-z0-9-]{2,23}"
 ENDPOINT_PATTERN = r"(?=.{3,32}$)[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9]))*"
 ASSET_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,254}"
 EXPERIMENT_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,255}"
+# One plain address: a dot-separated local part of letters, digits and . _ % + -, then a domain of
+# at least two labels of letters, digits and inner '-', ending with a top-level domain of letters.
+# No display name, no quotes, no list: the address goes into a spec as it is.
+EMAIL_PATTERN = (
+    r"(?=.{6,254}$)(?=[^@]{1,64}@)[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
 VM_SIZE_PATTERN = r"(?i)(?:standard|basic)_[a-z]+[0-9]+(?:-[0-9]+)?[a-z]*(?:_[a-z0-9]+)*"
 
 
@@ -232,6 +239,15 @@ def check_retrain_cron(value: str) -> str | None:
     )
 
 
+def check_alert_email(value: str) -> str | None:
+    return _unless_matching(
+        EMAIL_PATTERN,
+        value,
+        "must be one plain e-mail address such as ml-alerts@example.com (letters, digits and "
+        ". _ % + - before the @, a domain after it; no name, spaces, quotes or list)",
+    )
+
+
 def check_endpoints_differ(answers: dict) -> tuple[str, str] | None:
     production = answers["online_endpoint_name"]
     if production.lower() != answers["staging_endpoint_name"].lower():
@@ -264,6 +280,7 @@ ANSWER_RULES = {
     "ci_provider": check_ci_provider,
     "deployment": check_deployment,
     "retrain_cron": check_retrain_cron,
+    "alert_email": check_alert_email,
 }
 COMBINATION_RULES = (check_endpoints_differ,)
 

@@ -34,12 +34,19 @@ MODEL_FILES = frozenset(
     tests/conftest.py
     tests/test_pipeline.py
     tests/test_score.py
+    tests/test_score_collection.py
     tests/test_score_properties.py
     tests/test_train.py
     """.split()
 )
+# The production online deployment's model monitoring (monitoring/monitor.yml) goes with it.
 ONLINE_MODEL_FILES = frozenset(
-    {"deployment/deployment.yml", "deployment/endpoint.yml", "aml_config/inference-conda.yml"}
+    {
+        "deployment/deployment.yml",
+        "deployment/endpoint.yml",
+        "aml_config/inference-conda.yml",
+        "monitoring/monitor.yml",
+    }
 )
 BATCH_MODEL_FILES = frozenset(
     """
@@ -92,10 +99,12 @@ SHARED_FILES = frozenset(
     Makefile
     README.md
     pyproject.toml
+    sample-data/MLTable
     sample-data/customers.csv
     aml/compute.yml
     aml/data.yml
     aml/registry.yml
+    aml/sample-data-table.yml
     aml/workspace.yml
     docs/adding-a-model.md
     docs/adding-an-asset-kind.md
@@ -120,6 +129,7 @@ SHARED_FILES = frozenset(
     mlops/links.py
     mlops/metadata.py
     mlops/models.py
+    mlops/monitors.py
     mlops/naming.py
     mlops/output.py
     mlops/payloads.py
@@ -214,6 +224,7 @@ SHARED_FILES = frozenset(
     tests/test_limits.py
     tests/test_links.py
     tests/test_models_cli.py
+    tests/test_monitors.py
     tests/test_live_steps.py
     tests/test_output.py
     tests/test_pipeline_and_sweep_jobs.py
@@ -231,7 +242,16 @@ SHARED_FILES = frozenset(
     tools/serve_local.py
     """.split()
 )
-ONLINE_FILES = frozenset({"tests/test_deploy.py", "tests/test_invoke.py"})
+ONLINE_FILES = frozenset(
+    """
+    docs/monitoring.md
+    tests/test_deploy.py
+    tests/test_invoke.py
+    tests/azure_responses/monitors/collecting-deployment.json
+    tests/azure_responses/monitors/create.json
+    tests/azure_responses/monitors/signal-data.json
+    """.split()
+)
 BATCH_FILES = frozenset(
     """
     docs/batch-scoring.md

@@ -92,6 +92,7 @@ SUPPORTED = (
             "vm_size": "Standard_NC4as_T4_v3",
             "max_nodes": "8",
             "retrain_cron": "30 1 1,15 * *",
+            "alert_email": "wind.oncall+gearbox@contoso-energy.co.uk",
         },
     ),
 )
@@ -131,6 +132,7 @@ REJECTED = (
     Rejected("unknown-ci-provider", {"ci_provider": "jenkins"}, ("ci_provider",)),
     Rejected("unknown-deployment", {"deployment": "serverless"}, ("deployment",)),
     Rejected("cron-with-seconds", {"retrain_cron": "0 0 3 * * 1"}, ("retrain_cron",)),
+    Rejected("alert-email-list", {"alert_email": "a@example.com, b@example.com"}, ("alert_email",)),
     Rejected(
         "several-problems-at-once",
         {"resource_group": "rg.", "model_name": "-model", "experiment_name": "exp/1"},

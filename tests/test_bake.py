@@ -87,6 +87,7 @@ def test_the_model_template_is_copied_as_it_is_with_the_project_answers(baked_pr
         "max_nodes": answers["max_nodes"],
         "deployment": answers["deployment"],
         "retrain_cron": answers["retrain_cron"],
+        "alert_email": answers["alert_email"],
     }
     assert set(context) == set(MODEL_TEMPLATE_CONTEXT)
 

@@ -1234,4 +1234,5 @@ def test_each_stage_deploys_every_kind_the_project_has(bake):
             assert dry_run.returncode == 0, dry_run.stderr
             called = {command for _, command in mlops_calls(dry_run.stdout)}
             assert called - {"apply"} == commands, (bake_id, stage, dry_run.stdout)
-            assert ("apply" in called) == (stage == "production" and "deploy-batch" in commands)
+            # Production also applies the nightly batch schedule and the online model monitor.
+            assert ("apply" in called) == (stage == "production")

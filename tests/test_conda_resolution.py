@@ -43,7 +43,14 @@ TARGET_PLATFORM = "x86_64-manylinux_2_35"
 # model, and what serves its model.onnx (the scoring image needs no scikit-learn).
 MODEL_PACKAGES_BY_CONDA_FILE = {
     "train-conda.yml": ("scikit-learn", "pandas", "joblib", "skl2onnx", "onnx"),
-    "inference-conda.yml": ("azureml-inference-server-http", "onnxruntime", "numpy"),
+    # pandas for the data collector (azureml-ai-monitoring takes DataFrames), not for the model.
+    "inference-conda.yml": (
+        "azureml-ai-monitoring",
+        "azureml-inference-server-http",
+        "onnxruntime",
+        "numpy",
+        "pandas",
+    ),
 }
 
 
@@ -178,5 +185,7 @@ def test_conda_pins_agree_with_each_other_and_with_pyproject(default_project):
     for conda_file, packages in MODEL_PACKAGES_BY_CONDA_FILE.items():
         assert [name for name in packages if name not in by_conda_file[conda_file]] == []
         assert [name for name in packages if name not in local] == []
-    training_only = set(MODEL_PACKAGES_BY_CONDA_FILE["train-conda.yml"])
+    training_only = set(MODEL_PACKAGES_BY_CONDA_FILE["train-conda.yml"]) - set(
+        MODEL_PACKAGES_BY_CONDA_FILE["inference-conda.yml"]
+    )
     assert training_only.isdisjoint(by_conda_file["inference-conda.yml"]), "serving loads no pickle"

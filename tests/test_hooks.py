@@ -39,6 +39,13 @@ ACCEPTED = {
     "ci_provider": ["github-actions", "azure-devops", "both", "none"],
     "deployment": ["online", "batch", "both", "none"],
     "retrain_cron": ["0 3 * * 1", "*/15 * * * *", "30 2 1,15 * 1-5", "0 0 * 1-12/3 0"],
+    "alert_email": [
+        "ml-alerts@example.com",
+        "first.last+churn@mail.contoso.co.uk",
+        "ops_team%1@x-y.io",
+        "a@b.cd",
+        "A" * 64 + "@example.com",
+    ],
 }
 
 REFUSED = {
@@ -87,6 +94,35 @@ REFUSED = {
         "0 3 * * 1; touch pwned",
         "0 3 * * ١",
     ],
+    "alert_email": [
+        "",
+        "ml-alerts",
+        "ml-alerts@",
+        "@example.com",
+        "ml-alerts@localhost",
+        "ml alerts@example.com",
+        " ml-alerts@example.com",
+        "ml-alerts@example.com ",
+        "a@example.com,b@example.com",
+        "a@example.com; b@example.com",
+        "Team <team@example.com>",
+        '"team"@example.com',
+        "team@@example.com",
+        ".team@example.com",
+        "team.@example.com",
+        "te..am@example.com",
+        "team@-example.com",
+        "team@example-.com",
+        "team@example..com",
+        "team@example.c0m",
+        "zoë@example.com",
+        "team@exämple.com",
+        "team@example.com\nBcc: x@example.com",
+        "{{ cookiecutter.author }}@example.com",
+        "team'--@example.com",
+        "A" * 65 + "@example.com",
+        "a@" + "b" * 250 + ".com",
+    ],
 }
 
 
@@ -134,6 +170,7 @@ def rendered_defaults(**overrides):
         "ci_provider": "github-actions",
         "deployment": "online",
         "retrain_cron": "0 3 * * 1",
+        "alert_email": "ml-alerts@example.com",
     }
     return answers | overrides
 

@@ -48,6 +48,8 @@ PROMOTE_DRY_RUN = (
     "{GATE}",
     "--dry-run",
 )
+# In the bakes with an online deployment, which its model monitor watches.
+MONITOR_DRY_RUN = ("--env", "prod", "apply", "models/model1/monitoring/monitor.yml", "--dry-run")
 DRY_RUNS = (
     ("validate",),
     ("apply", "aml/compute.yml", "--dry-run"),
@@ -263,6 +265,41 @@ def test_the_registry_and_the_promotion_carry_the_answers(offline_commands, bake
     assert promoted["requests"][-1]["resource"].endswith(f"/registries/{registry}/import")
 
 
+ONLINE_BAKES = [b for b in SUPPORTED if b.answers.get("deployment", "online") in ("online", "both")]
+
+
+@pytest.mark.parametrize("bake_case", ONLINE_BAKES, ids=lambda b: b.id)
+def test_the_monitor_dry_run_carries_the_alert_address_target_and_signals(
+    offline_commands, bake_case
+):
+    bake = offline_commands[bake_case.id]
+    answers, names = bake["answers"], bake["names"]
+    applied = bake["results"][" ".join(MONITOR_DRY_RUN)]
+    assert applied["exit_code"] == 0, applied
+
+    (monitor,) = json.loads(applied["stdout"])["requests"]
+    assert monitor["resource"] == f"schedules/{answers['project_slug']}-model1-monitoring"
+    definition = monitor["body"]["properties"]["action"]["monitorDefinition"]
+    production = (
+        f"/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/{answers['prod_resource_group']}"
+        f"/providers/Microsoft.MachineLearningServices/workspaces/{answers['prod_workspace_name']}"
+    )
+    assert definition["monitoringTarget"]["deploymentId"] == (
+        f"{production}/onlineEndpoints/{names['PRODUCTION_ENDPOINT']}/deployments/blue"
+    )
+    signals = definition["signals"]
+    assert {name: signal["signalType"] for name, signal in signals.items()} == {
+        "data_drift": "DataDrift",
+        "prediction_drift": "PredictionDrift",
+        "data_quality": "DataQuality",
+    }
+    table = f"{answers['project_slug']}-sample-data-table"
+    for signal in signals.values():
+        assert f"/data/{table}/versions/" in signal["referenceData"]["uri"]
+    alerts = definition["alertNotificationSetting"]["emailNotificationSetting"]
+    assert alerts["emails"] == [answers["alert_email"]]
+
+
 def name_rules_of_mlops(project: Path) -> dict[str, str]:
     """NAME_RULES of the generated mlops/naming.py: rule name -> regex source, read without
     importing the module."""
@@ -306,7 +343,8 @@ DEPLOYMENT_DRY_RUNS = {
             "--registry",
             "{REGISTRY}",
             "--dry-run",
-        )
+        ),
+        MONITOR_DRY_RUN,
     ],
     "batch": [
         (
@@ -345,6 +383,8 @@ def test_deployment_dry_runs_carry_the_answers(offline_commands, deployment):
         document = json.loads(result["stdout"])
         assert document["workspace"]["workspace_name"] == answers["prod_workspace_name"]
         bodies = json.dumps([request["body"] for request in document["requests"]])
+        if args == MONITOR_DRY_RUN:
+            continue  # test_the_monitor_dry_run_carries_the_alert_address_target_and_signals
         if args[2].startswith("deploy"):
             assert f'"{in_registry}/versions/1"' in bodies
         if args[2] == "deploy":

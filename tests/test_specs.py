@@ -64,6 +64,7 @@ SPEC_FOLDERS = (
     f"{MODEL_DIR}/aml_config",
     f"{MODEL_DIR}/components",
     f"{MODEL_DIR}/deployment",
+    f"{MODEL_DIR}/monitoring",
 )
 PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
 HYPERPARAMETERS = {"n_estimators", "max_depth", "learning_rate"}
@@ -199,6 +200,19 @@ def check_data(data, spec: Path, project: BakedProject) -> None:
     assert Path(data.path).resolve() == project.path / "sample-data"
     assert list(Path(data.path).glob("*.csv")), f"{data.path} holds no CSV file"
     assert project.answers["project_name"] in data.description
+
+
+def check_sample_data_table(data, spec: Path, project: BakedProject) -> None:
+    """The sample data as a table: the folder of aml/data.yml, read by its MLTable file."""
+    assert data.name == f"{project.answers['project_slug']}-sample-data-table"
+    assert data.type == "mltable"
+    folder = Path(data.path).resolve()
+    assert folder == project.path / "sample-data"
+    table = yaml.safe_load((folder / "MLTable").read_text(encoding="utf-8"))
+    (path,) = table["paths"]
+    assert sorted(folder.glob(path["pattern"].removeprefix("./"))) == sorted(folder.glob("*.csv"))
+    (read,) = table["transformations"]
+    assert read["read_delimited"]["header"] == "all_files_same_headers"
 
 
 def check_training_job(job, spec: Path, project: BakedProject) -> None:
@@ -343,6 +357,12 @@ def check_online_deployment(deployment, spec: Path, project: BakedProject) -> No
     assert deployment.request_settings.request_timeout_ms > 0
     assert deployment.liveness_probe.initial_delay > 0
     assert deployment.readiness_probe.failure_threshold > 0
+    assert deployment.app_insights_enabled is True
+    collections = deployment.data_collector.collections
+    assert {name: str(c.enabled).lower() for name, c in collections.items()} == {
+        "model_inputs": "true",
+        "model_outputs": "true",
+    }
 
 
 def check_batch_endpoint(endpoint, spec: Path, project: BakedProject) -> None:
@@ -395,6 +415,33 @@ def check_retrain_schedule(schedule, spec: Path, project: BakedProject) -> None:
     assert job.settings.continue_on_step_failure is False
 
 
+def check_monitor_schedule(schedule, spec: Path, project: BakedProject) -> None:
+    """The model monitor of the production online deployment, alerting the answered address."""
+    assert type(schedule).__name__ == "MonitorSchedule"
+    assert str(schedule.trigger.type.value).lower() == "cron"
+    assert schedule.trigger.time_zone == "UTC"
+    monitor = schedule.create_monitor
+    deployment = load_spec(project.path / MODEL_DIR / "deployment" / "deployment.yml", project.path)
+    assert monitor.monitoring_target.endpoint_deployment_id == (
+        f"azureml:{project.answers['online_endpoint_name']}:{deployment.name}"
+    )
+    assert monitor.monitoring_target.ml_task == "classification"
+    assert monitor.compute.instance_type and monitor.compute.runtime_version
+    signals = monitor.monitoring_signals
+    assert {name: signal.type for name, signal in signals.items()} == {
+        "data_drift": "data_drift",
+        "prediction_drift": "prediction_drift",
+        "data_quality": "data_quality",
+    }
+    table = f"{project.answers['project_slug']}-sample-data-table@latest"
+    for signal in signals.values():
+        assert signal.reference_data.input_data.path.removeprefix("azureml:") == table
+        assert signal.reference_data.input_data.type == "mltable"
+        assert signal.reference_data.data_column_names == {"target_column": "churned"}
+        assert signal.alert_enabled is True
+    assert monitor.alert_notification.emails == [project.answers["alert_email"]]
+
+
 def check_nightly_batch_job(job, spec: Path, project: BakedProject) -> None:
     assert job.type == "pipeline"
     assert job.experiment_name == project.answers["experiment_name"]
@@ -413,6 +460,7 @@ CHECKS_BY_SPEC: dict[str, Callable] = {
     "aml/compute.yml": check_compute,
     f"{MODEL_DIR}/aml_config/environment.yml": check_training_environment,
     "aml/data.yml": check_data,
+    "aml/sample-data-table.yml": check_sample_data_table,
     f"{MODEL_DIR}/aml_config/train-local.yml": check_local_training_job,
     f"{MODEL_DIR}/aml_config/train-amlcompute.yml": check_cluster_training_job,
     f"{MODEL_DIR}/aml_config/train-pipeline.yml": check_training_pipeline,
@@ -425,8 +473,13 @@ CHECKS_BY_SPEC: dict[str, Callable] = {
     f"{MODEL_DIR}/deployment/batch-deployment.yml": check_batch_deployment,
     f"{MODEL_DIR}/deployment/batch-schedule.yml": check_batch_schedule,
     f"{MODEL_DIR}/deployment/nightly-batch-job.yml": check_nightly_batch_job,
+    f"{MODEL_DIR}/monitoring/monitor.yml": check_monitor_schedule,
 }
-ONLINE_SPECS = {f"{MODEL_DIR}/deployment/endpoint.yml", f"{MODEL_DIR}/deployment/deployment.yml"}
+ONLINE_SPECS = {
+    f"{MODEL_DIR}/deployment/endpoint.yml",
+    f"{MODEL_DIR}/deployment/deployment.yml",
+    f"{MODEL_DIR}/monitoring/monitor.yml",
+}
 BATCH_SPECS = {
     f"{MODEL_DIR}/deployment/{name}"
     for name in ("batch-endpoint.yml", "batch-deployment.yml", "batch-schedule.yml")

@@ -1,6 +1,7 @@
 """``mlops apply``: create or update workspace-level assets from their specs, in dependency order.
 
-Idempotent: compute and endpoints are updated in place (an online endpoint keeps its live traffic);
+Idempotent: compute and endpoints are updated in place (an online endpoint keeps its live traffic;
+a model monitor watches the deployment that takes it);
 an environment, data asset or model without a version in its spec gets a new version only when its
 content changed, which a fingerprint tag on each version records.
 """
@@ -16,6 +17,7 @@ from typing import Any
 from mlops import payloads, specs
 from mlops.errors import InvalidInput, about, exception_chain
 from mlops.kinds import APPLIED, Kind, apply_order
+from mlops.monitors import follow_live_deployment
 from mlops.output import say, wait_for
 from mlops.validate import local_references
 
@@ -124,6 +126,10 @@ def apply_asset(client: Any, asset: Asset) -> dict[str, Any]:
         return apply_versioned(operations, asset)
     if asset.kind.keeps_live_traffic:
         keep_live_traffic(operations, asset.entity)
+    if getattr(asset.entity, "create_monitor", None) is not None:
+        watched = follow_live_deployment(client.online_endpoints, asset.entity)
+        if watched is not None:
+            say(f"{asset.label}: watches deployment {watched}")
     wait_for(getattr(operations, asset.kind.creator)(asset.entity), f"applying {asset.label}")
     return result(asset, "applied", None)
 

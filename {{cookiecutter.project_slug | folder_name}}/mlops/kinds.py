@@ -275,7 +275,14 @@ KINDS = (
         applied=True,
         request_builder="schedule_requests",
         named_fields={"name": "asset"},
-        links={"create_job": Link(("job",), spec_files=True)},
+        links={
+            "create_job": Link(("job",), spec_files=True),
+            # A model monitor: the online endpoint it watches (azureml:<endpoint>:<deployment>;
+            # mlops.monitors checks the deployment) and the data assets of its signals.
+            "create_monitor.monitoring_target.endpoint_deployment_id": Link(("online_endpoint",)),
+            "create_monitor.monitoring_signals.*.reference_data.input_data.path": Link(("data",)),
+            "create_monitor.monitoring_signals.*.production_data.input_data.path": Link(("data",)),
+        },
     ),
 )
 BY_NAME = {kind.name: kind for kind in KINDS}

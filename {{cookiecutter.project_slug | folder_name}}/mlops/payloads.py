@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.kinds import Kind
+from mlops.monitors import target_parts
 from mlops.specs import display_path, is_local_path
 from mlops.workspace import SETTING_VARIABLES, resolve_settings
 
@@ -375,8 +376,44 @@ def resolve_deployment_references(properties: dict[str, Any]) -> None:
         properties["compute"] = compute_id(properties["compute"])
 
 
+# Where the collector agent of an online deployment writes its collections, as azure-ai-ml names it.
+COLLECTED_DATA_PATH = "azureml://datastores/workspaceblobstore/paths/modelDataCollector"
+
+
+def collection_requests(deployment: Any, body: dict[str, Any]) -> list[Request]:
+    """The data asset azure-ai-ml registers for each collection of an online deployment's data
+    collector (``<endpoint>-<deployment>-<collection>``, version 1, unless the spec names one)
+    before the deployment, which then refers to it."""
+    from azure.ai.ml.entities import Data
+
+    collector = getattr(deployment, "data_collector", None)
+    sent = (body["properties"].get("dataCollector") or {}).get("collections") or {}
+    requests = []
+    for name, collection in (collector.collections if collector else {}).items():
+        given = collection.data if not isinstance(collection.data, str) else None
+        endpoint, deployed = deployment.endpoint_name, deployment.name
+        data = Data(
+            name=getattr(given, "name", None) or f"{endpoint}-{deployed}-{name}",
+            version=getattr(given, "version", None) or "1",
+            path=getattr(given, "path", None)
+            or f"{COLLECTED_DATA_PATH}/{endpoint}/{deployed}/{name}",
+        )
+        requests.append(
+            Request(
+                method="PUT",
+                resource=f"data/{data.name}/versions/{data.version}",
+                description=f"register the data asset of collection {name} of {deployed}",
+                body=rest_body(data._to_rest_object()),
+            )
+        )
+        if name in sent:
+            sent[name]["dataId"] = f"{workspace_id()}/{requests[-1].resource}"
+    return requests
+
+
 def online_deployment_requests(deployment: Any) -> list[Request]:
-    return deployment_requests(deployment, "onlineEndpoints")
+    *before, request = deployment_requests(deployment, "onlineEndpoints")
+    return [*collection_requests(deployment, request.body), *before, request]
 
 
 def batch_deployment_requests(deployment: Any) -> list[Request]:
@@ -491,9 +528,41 @@ def resolve_job_inputs(request: Request, base: Path) -> None:
             job_input["uri"] = asset_id("data", uri)
 
 
+def monitor_schedule_request(schedule: Any) -> Request:
+    """A model monitor schedule, with the references azure-ai-ml resolves when it sends it: the
+    online deployment it watches and the data assets of its signals. (The service also adds each
+    signal's production data: what the deployment's data collector writes.)"""
+    request = Request(
+        method="PUT",
+        resource=f"schedules/{schedule.name}",
+        description=(
+            f"create or update monitor schedule {schedule.name} (when applied, of the deployment "
+            "that then takes the endpoint's traffic)"
+        ),
+        body=rest_body(schedule._to_rest_object()),
+    )
+    definition = request.body["properties"]["action"]["monitorDefinition"]
+    target = definition.get("monitoringTarget") or {}
+    parts = target_parts(target.get("deploymentId"))
+    if parts is not None:
+        endpoint, deployment = parts
+        target["deploymentId"] = (
+            f"{workspace_id()}/onlineEndpoints/{endpoint}/deployments/{deployment}"
+        )
+    for signal in (definition.get("signals") or {}).values():
+        for data in (signal.get("referenceData"), signal.get("productionData")):
+            uri = data.get("uri") if isinstance(data, dict) else None
+            if isinstance(uri, str) and "://" not in uri and not is_local_job_input(uri):
+                data["uri"] = asset_id("data", uri)
+    return request
+
+
 def schedule_requests(schedule: Any) -> list[Request]:
     """A job schedule: what its pipeline job's steps need first (each inline step's environment and
-    code, registered as an anonymous component), then the PUT of the schedule."""
+    code, registered as an anonymous component), then the PUT of the schedule. A monitor
+    schedule: its PUT."""
+    if getattr(schedule, "create_monitor", None) is not None:
+        return [monitor_schedule_request(schedule)]
     requests: list[Request] = []
     request = Request(
         method="PUT",

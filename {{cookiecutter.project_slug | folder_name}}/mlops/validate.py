@@ -24,6 +24,7 @@ from mlops.expressions import check_expressions
 from mlops.kinds import Kind
 from mlops.limits import check_limits
 from mlops.links import check_links
+from mlops.monitors import check_monitor, check_table_folder
 from mlops.naming import name_problem
 from mlops.scripts import check_scripts
 from mlops.specs import Problem, display_path
@@ -32,11 +33,20 @@ from mlops.specs import Problem, display_path
 PATH_FIELDS = {"code", "conda_file", "path", "component", "create_job"}
 # Of these, the ones naming a spec file (a YAML file), when they name a local one at all.
 SPEC_FILE_FIELDS = {"component", "create_job"}
-# What trains and exports a model (scikit-learn ... onnx) and what serves its model.onnx
-# (onnxruntime, numpy): pinned alike in pyproject.toml (local training and tests) and in every
-# conda file that lists them (training and scoring in Azure ML). Dependabot bumps only
-# pyproject.toml.
-MODEL_PACKAGES = ("scikit-learn", "pandas", "joblib", "skl2onnx", "onnx", "onnxruntime", "numpy")
+# What trains and exports a model (scikit-learn ... onnx), what serves its model.onnx
+# (onnxruntime, numpy) and what collects its inputs and outputs (azureml-ai-monitoring): pinned
+# alike in pyproject.toml (local training and tests) and in every conda file that lists them
+# (training and scoring in Azure ML). Dependabot bumps only pyproject.toml.
+MODEL_PACKAGES = (
+    "scikit-learn",
+    "pandas",
+    "joblib",
+    "skl2onnx",
+    "onnx",
+    "onnxruntime",
+    "numpy",
+    "azureml-ai-monitoring",
+)
 # The conda package that installs a conda file's `pip:` list: the tool, not what the code runs on.
 UNPINNED_TOOLS = ("pip",)
 # A conda (not pip) dependency: [channel::]name, then "=V", "==V" or " V" (and a build) for a pin.
@@ -119,6 +129,8 @@ def check_meaning(spec: Spec, report: Report) -> list[Problem]:
         problems.extend(found)
         report.warnings.extend(warnings)
     problems.extend(check_scripts(spec))
+    problems.extend(check_monitor(spec, report.catalog))
+    problems.extend(check_table_folder(spec))
     return problems
 
 

@@ -153,6 +153,10 @@ def endpoint_state(
     azure.serve("online-endpoints/deployments.json", endpoint_name=endpoint, deployments=listed)
 
 
+# The collections of the online deployments' data_collector (models/*/deployment/deployment.yml).
+COLLECTIONS = ("model_inputs", "model_outputs")
+
+
 def create_endpoint(azure: ScriptedAzure, endpoint: str) -> None:
     azure.serve("workspace/get.json")
     azure.serve("online-endpoints/create.json", endpoint_name=endpoint, auth_mode="Key", traffic={})
@@ -161,6 +165,15 @@ def create_endpoint(azure: ScriptedAzure, endpoint: str) -> None:
 def create_deployment(azure: ScriptedAzure, endpoint: str, name: str, fails: bool = False) -> None:
     """The deployment's code uploaded, its inline environment registered, then its creation."""
     azure.serve("online-endpoints/get.json", endpoint_name=endpoint, auth_mode="Key", traffic={})
+    # The deployment collects model data (deployment.yml's data_collector): azure-ai-ml registers
+    # the data asset of each collection, <endpoint>-<deployment>-<collection>, version 1, first.
+    for collection in COLLECTIONS:
+        azure.serve(
+            "data/create.json",
+            data_name=f"{endpoint}-{name}-{collection}",
+            version="1",
+            data_type="uri_folder",
+        )
     code_upload(azure)
     azure.serve("environments/create.json", environment_name="CliV2AnonymousEnvironment")
     azure.serve("workspace/get.json")

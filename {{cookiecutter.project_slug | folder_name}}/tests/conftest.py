@@ -34,7 +34,7 @@ class ProjectPaths(SimpleNamespace):
     """The project's spec files; asking for a spec of an online deployment in a project without
     one (it deploys in batch only, or not at all) skips the test."""
 
-    ONLINE_SPECS = ("endpoint", "deployment")
+    ONLINE_SPECS = ("endpoint", "deployment", "monitor")
 
     def __getattribute__(self, name: str):
         value = super().__getattribute__(name)
@@ -51,6 +51,7 @@ def paths() -> SimpleNamespace:
         compute=Path("aml/compute.yml"),
         environment=MODEL_DIR / "aml_config/environment.yml",
         data=Path("aml/data.yml"),
+        table=Path("aml/sample-data-table.yml"),
         workspace=Path("aml/workspace.yml"),
         train=MODEL_DIR / "aml_config/train-amlcompute.yml",
         pipeline=MODEL_DIR / "aml_config/train-pipeline.yml",
@@ -59,6 +60,7 @@ def paths() -> SimpleNamespace:
         train_conda=MODEL_DIR / "aml_config/train-conda.yml",
         endpoint=MODEL_DIR / "deployment/endpoint.yml",
         deployment=MODEL_DIR / "deployment/deployment.yml",
+        monitor=MODEL_DIR / "monitoring/monitor.yml",
         sample_request=MODEL_DIR / "deployment/sample-request.json",
     )
 

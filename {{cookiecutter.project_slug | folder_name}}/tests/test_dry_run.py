@@ -596,8 +596,12 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     assert document["plan"]["live"] is None
     assert document["plan"]["new"] == "blue"
     requests = document["requests"]
+    collected = [
+        f"data/{name}-blue-{collection}" for collection in ("model_inputs", "model_outputs")
+    ]
     assert [(r["method"], r["resource"].split("/versions/")[0]) for r in requests] == [
         ("PUT", f"onlineEndpoints/{name}"),
+        *[("PUT", data) for data in collected],
         ("PUT", "environments/CliV2AnonymousEnvironment"),
         ("PUT", f"onlineEndpoints/{name}/deployments/blue"),
         ("GET", f"onlineEndpoints/{name}"),
@@ -611,24 +615,40 @@ def test_first_deploy_creates_the_endpoint_and_a_blue_deployment(dry_run, projec
     assert endpoint["authMode"].lower() == endpoint_spec["auth_mode"]
     assert endpoint["traffic"] == {}
 
-    environment, deployment = requests[1]["body"]["properties"], requests[2]["body"]
+    environment, deployment = requests[3]["body"]["properties"], requests[4]["body"]
     assert environment["image"] == deployment_spec["environment"]["image"]
-    assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[1]['resource']}"
+    assert deployment["properties"]["environmentId"] == f"{WORKSPACE}/{requests[3]['resource']}"
     assert deployment["properties"]["model"] == f"{WORKSPACE}/models/{DEPLOYED_MODEL}/versions/4"
     assert deployment["properties"]["instanceType"] == deployment_spec["instance_type"]
     assert deployment["sku"]["capacity"] == deployment_spec["instance_count"]
     scoring = deployment["properties"]["codeConfiguration"]
     assert scoring["scoringScript"] == deployment_spec["code_configuration"]["scoring_script"]
-    assert requests[2]["uploads"][0]["field"] == "properties.codeConfiguration.codeId"
+    assert requests[4]["uploads"][0]["field"] == "properties.codeConfiguration.codeId"
+    # What model monitoring (monitoring/monitor.yml) reads: the inputs and outputs that score.py
+    # collects; and the deployment's requests and log in Application Insights.
+    assert deployment["properties"]["appInsightsEnabled"] is True
+    collections = deployment["properties"]["dataCollector"]["collections"]
+    assert {name: c["dataCollectionMode"] for name, c in collections.items()} == {
+        "model_inputs": "enabled",
+        "model_outputs": "enabled",
+    }
+    # Each collection is a data asset, registered first, where the collector agent writes it.
+    for index, collection in enumerate(("model_inputs", "model_outputs"), start=1):
+        registered = requests[index]["body"]
+        assert collections[collection]["dataId"] == f"{WORKSPACE}/{requests[index]['resource']}"
+        assert registered["properties"]["dataType"] == "uri_folder"
+        assert registered["properties"]["dataUri"].endswith(
+            f"/modelDataCollector/{name}/blue/{collection}"
+        )
 
-    smoke = requests[7]
+    smoke = requests[9]
     assert smoke["headers"] == {
         "Content-Type": "application/json",
         "Authorization": "Bearer <endpoint credential>",
         "azureml-model-deployment": "blue",
     }
     assert smoke["body"] == json.loads(paths.sample_request.read_text())
-    assert requests[8]["body"]["properties"]["traffic"] == {"blue": 100}
+    assert requests[10]["body"]["properties"]["traffic"] == {"blue": 100}
 
 
 def test_stepped_rollout_from_blue_to_green(dry_run, project, paths):

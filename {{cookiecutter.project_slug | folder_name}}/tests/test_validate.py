@@ -34,6 +34,7 @@ DEPLOYMENT_SPEC_KINDS = {
     "deployment/batch-endpoint.yml": "batch_endpoint",
     "deployment/batch-schedule.yml": "schedule",
     "deployment/nightly-batch-job.yml": "job",
+    "monitoring/monitor.yml": "schedule",
 }
 
 
@@ -60,6 +61,7 @@ def test_every_spec_of_the_project_is_found_with_its_kind(paths):
         "aml/compute.yml": "compute",
         "aml/data.yml": "data",
         "aml/registry.yml": "registry",
+        "aml/sample-data-table.yml": "data",
         "aml/workspace.yml": "workspace",
     }
     for model in model_folders(paths.root):

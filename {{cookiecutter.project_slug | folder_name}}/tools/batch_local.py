@@ -95,6 +95,8 @@ def score(
             results = script.run(mini_batch)
             outcome.failed_files += len(mini_batch) - len(results)
             for result in results:
+                if not result:
+                    continue  # a file without prediction lines (an MLTable file)
                 predictions.write(result + "\n")
                 count_rows(outcome, result, script.PREDICTION_COLUMNS.index(ERROR_COLUMN))
     if 0 <= error_threshold < outcome.failed_files:

@@ -15,6 +15,7 @@ ONLINE_FILES = (
     "deployment/endpoint.yml",
     "deployment/deployment.yml",
     "aml_config/inference-conda.yml",
+    "monitoring/monitor.yml",
 )
 BATCH_FILES = (
     "batch_score.py",

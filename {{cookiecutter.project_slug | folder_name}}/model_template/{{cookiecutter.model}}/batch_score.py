@@ -14,6 +14,10 @@ by score.py's own check (the one definition of a row the model can score); a row
 field missing or of the wrong kind) gets no prediction, says why in ``error``, and the rest of the
 file is scored.
 
+A folder that is also a table (an Azure ML MLTable, as sample-data/ is for model monitoring) holds
+its ``MLTable`` file beside the data: that file is no data to score, and gets an empty element (no
+prediction line) so that the runtime does not count it as a failed input.
+
 A file that cannot be read (not CSV or Parquet, not UTF-8, malformed) is logged and left out of the
 result, and the others are scored: the batch runtime counts an input without a result as failed,
 and the deployment's ``error_threshold`` decides whether that fails the job. An error of the file
@@ -36,6 +40,7 @@ from types import ModuleType
 PREDICTION_COLUMNS = ("file", "row", "id", "prediction", "probability", "error")
 ID_COLUMNS = ("customer_id", "id")
 CSV_SUFFIXES = (".csv",)
+TABLE_FILE = "MLTable"
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # How many rows of a file share one call of the model.
 ROWS_PER_PREDICTION = 10_000
@@ -171,6 +176,9 @@ def run(mini_batch: list[str]) -> list[str]:
     results = []
     for name in mini_batch:
         path = Path(name)
+        if path.name == TABLE_FILE:
+            results.append("")
+            continue
         try:
             results.append(file_predictions(path))
         except UnreadableFile as exc:

@@ -14,6 +14,18 @@ ignores it). Other fields of a row are ignored.
 
 ``init()`` writes that contract as ``swagger.json`` into the server's app root, from where
 azmlinfsrv serves it at ``GET /swagger.json``.
+
+Data collection (for model monitoring, monitoring/monitor.yml): when the deployment collects
+(deployment.yml's ``data_collector``), each scored request's model inputs (the model's fields of
+every row) and outputs (the predicted class, named as the training data's label column) are logged
+through Azure ML's data collector library, ``azureml-ai-monitoring``, under the collection names
+``model_inputs`` and ``model_outputs``, with one correlation id for both. Azure ML turns it on by
+pointing ``AZUREML_MDC_CONFIG_PATH`` at the deployment's collection settings; the library queues
+the rows and a thread of its own posts them to the deployment's collector agent
+(``AZUREML_MDC_HOST``:``AZUREML_MDC_PORT``), which writes them to the workspace's blob store.
+Without those settings nothing is imported and no collector is created: scoring does no extra
+work. Collection never changes an answer: a collector that fails is logged, and the request is
+answered as if it had succeeded.
 """
 
 from __future__ import annotations
@@ -43,10 +55,20 @@ FIELD_KIND_BY_INPUT_TYPE = {"tensor(float)": "number", "tensor(string)": "string
 FEED_DTYPE_BY_KIND = {"number": np.float32, "string": object}
 LABEL_OUTPUT, PROBABILITIES_OUTPUT = "label", "probabilities"
 PREVIEW_CHARS = 40
+# The collections of deployment.yml's data_collector, and the column of the collected outputs: the
+# label column of the training data (train.py's TARGET), which prediction drift compares them with.
+INPUTS_COLLECTION, OUTPUTS_COLLECTION = "model_inputs", "model_outputs"
+PREDICTION_COLUMN = "churned"
+# What makes the data collector library collect: the collection settings Azure ML writes for a
+# deployment with a data_collector, or (the library's older switch) AZUREML_MDC_ENABLED=true.
+COLLECTION_CONFIG_SETTING = "AZUREML_MDC_CONFIG_PATH"
+COLLECTION_SWITCH_SETTING = "AZUREML_MDC_ENABLED"
 
 logger = logging.getLogger(__name__)
 session: onnxruntime.InferenceSession | None = None
 field_kinds: dict[str, str] = {}
+# Collection name -> the library's Collector, for each collection that is on; empty when off.
+collectors: dict = {}
 
 
 class BadRequest(Exception):
@@ -239,8 +261,76 @@ def load_model(model_dir: Path) -> None:
 
 
 def init() -> None:
+    global collectors
     load_model(model_dir_from_environment())
     publish_swagger(swagger(field_kinds))
+    collectors = open_collectors()
+
+
+def collection_requested() -> bool:
+    """Whether the deployment asks for data collection, as the collector library decides it."""
+    return bool(os.environ.get(COLLECTION_CONFIG_SETTING)) or (
+        os.environ.get(COLLECTION_SWITCH_SETTING, "").lower() == "true"
+    )
+
+
+class CollectionErrors:
+    """The ``on_error`` of one collector: while it is created, what refuses the collection (the
+    library reports a collection that is not on this way); afterwards, a logged warning."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.created = False
+        self.refusal: Exception | None = None
+
+    def __call__(self, error: Exception) -> None:
+        if not self.created:
+            self.refusal = self.refusal or error
+            return
+        logger.warning("Data collection %s dropped a request's rows: %s", self.name, error)
+
+
+def open_collectors() -> dict:
+    """A collector of each collection that is on; none (and nothing imported) when off."""
+    if not collection_requested():
+        return {}
+    try:
+        from azureml.ai.monitoring import Collector
+    except ImportError as exc:
+        logger.error("Data collection is asked for, but its library is missing: %s", exc)
+        return {}
+    opened = {}
+    for name in (INPUTS_COLLECTION, OUTPUTS_COLLECTION):
+        errors = CollectionErrors(name)
+        try:
+            collector = Collector(name=name, on_error=errors)
+        except Exception:
+            logger.exception("Data collection %s cannot start; scoring goes on without it", name)
+            continue
+        errors.created = True
+        if errors.refusal is not None:
+            logger.info("Data collection %s is off: %s", name, errors.refusal)
+            continue
+        opened[name] = collector
+    logger.info("Collecting %s", ", ".join(opened) or "nothing")
+    return opened
+
+
+def collect(rows: list[dict], predictions: list[int]) -> None:
+    """Log the scored rows' model inputs and their predictions; never raises."""
+    try:
+        import pandas as pd
+
+        context = None
+        inputs = collectors.get(INPUTS_COLLECTION)
+        if inputs is not None:
+            columns = {field: [row[field] for row in rows] for field in field_kinds}
+            context = inputs.collect(pd.DataFrame(columns))
+        outputs = collectors.get(OUTPUTS_COLLECTION)
+        if outputs is not None:
+            outputs.collect(pd.DataFrame({PREDICTION_COLUMN: predictions}), context)
+    except Exception:
+        logger.exception("Data collection failed; the request was answered all the same")
 
 
 def json_type(value: object) -> str:
@@ -358,10 +448,13 @@ def run(request: AMLRequest) -> AMLResponse:
             {"Allow": "POST"},
         )
     try:
-        predictions, probabilities = predict(parse_rows(read_body(request)))
+        rows = parse_rows(read_body(request))
+        predictions, probabilities = predict(rows)
     except BadRequest as exc:
         return json_response(exc.status, {"error": str(exc)})
     except Exception:
         logger.exception("Scoring failed")
         return json_response(500, {"error": "scoring failed; the server log has the details"})
+    if collectors:
+        collect(rows, predictions)
     return json_response(200, {"predictions": predictions, "probabilities": probabilities})

@@ -162,6 +162,31 @@ def test_a_malformed_file_is_left_out_and_the_mini_batch_goes_on(
     assert "counted as a failed input" in caplog.text
 
 
+def test_the_mltable_file_of_a_table_folder_is_no_failed_input(batch_scorer, parse, caplog):
+    files = sorted(str(path) for path in SAMPLE_DATA_DIR.iterdir() if path.is_file())
+    assert [Path(name).name for name in files] == ["MLTable", "customers.csv"]
+
+    results = batch_scorer.run(files)
+
+    assert len(results) == len(files), "the runtime counts a missing result as a failed input"
+    assert results[0] == ""
+    assert {row["file"] for row in parse(results[1])} == {"customers.csv"}
+    assert "failed input" not in caplog.text
+
+
+def test_batch_local_scores_the_sample_data_folder_without_a_failed_file(
+    batch_local, trained_model_dir, tmp_path
+):
+    output = tmp_path / "predictions.csv"
+    files = batch_local.input_files(SAMPLE_DATA_DIR)
+
+    outcome = batch_local.score(BATCH_SCRIPT, trained_model_dir, files, output, 10, 0)
+
+    assert (outcome.files, outcome.failed_files) == (2, 0)
+    lines = output.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 1000 and all(lines)
+
+
 def test_a_file_the_file_system_cannot_read_fails_the_call_for_a_retry(batch_scorer, tmp_path):
     with pytest.raises(OSError):
         batch_scorer.run([str(tmp_path / "vanished.csv")])
