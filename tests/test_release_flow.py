@@ -130,16 +130,16 @@ def test_each_provider_runs_the_release_targets_in_this_order(bake, provider):
 
 def test_every_stage_runs_its_dry_runs_in_its_environment(release):
     environments = {
-        target: [document.get("environment") for document in documents]
+        target: {document.get("environment") for document in documents}
         for target, documents in release["documents"].items()
     }
     assert environments == {
-        "apply": ["dev"],
-        "train-remote": ["dev"],
-        "register": ["dev"],
-        "deploy-staging": ["dev"],
-        "promote": ["dev"],
-        "deploy-production": ["prod"],
+        "apply": {"dev"},
+        "train-remote": {"dev"},
+        "register": {"dev"},
+        "deploy-staging": {"dev"},
+        "promote": {"dev"},
+        "deploy-production": {"prod"},
     }
 
 
@@ -147,10 +147,12 @@ def test_production_deploys_the_version_staging_had_from_the_registry(release):
     documents, name, registry = release["documents"], release["model_name"], release["registry"]
     (staging,) = documents["deploy-staging"]
     (promoted,) = documents["promote"]
-    (production,) = documents["deploy-production"]
+    # The rollout, then the model monitor of the deployment it made live.
+    production, monitor = documents["deploy-production"]
 
     assert staging["model"] == promoted["model"] == production["model"] == f"{name}:{VERSION}"
     in_registry = f"azureml://registries/{registry}/models/{name}/versions/{VERSION}"
     assert promoted["model_id"] == in_registry
     assert in_registry in json.dumps(production["requests"])
     assert in_registry not in json.dumps(staging["requests"])
+    assert monitor["requests"][-1]["resource"].startswith("schedules/")
