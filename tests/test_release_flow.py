@@ -1,23 +1,23 @@
 """The release of a model in a project baked with defaults, end to end as a dry run: the make
 targets CI/CD runs, from training in dev to production from the registry, in their order, each
-mlops command they start run with --dry-run in the project's environment. Between the stages, the
-files a real run leaves (the run and model metadata) are put where the next stage reads them, in
-the format mlops writes them."""
+mlops command they start run with --dry-run in the project's environment. The files a real run of
+each stage leaves for the next (run, model and promotion metadata) are where the next stage reads
+them, in the format mlops writes them: a dry run writes nothing."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import stat
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from ci_pipelines import azure_devops_flow, github_flow
-from conftest import project_env
+from conftest import run
 from make_variables import make_variables, model_variables
 from test_ci_cd import STAGE_OF_TARGET
+from test_mlops_cli import mlops_commands
 
 # What the stages of the flow run after CI, in order, whichever the provider.
 RELEASE_TARGETS = (
@@ -28,25 +28,25 @@ RELEASE_TARGETS = (
     "promote",
     "deploy-production",
 )
-# A python for make that adds --dry-run to each mlops command it runs (an option of the command,
-# which comes last), and runs anything else as it is.
-DRY_RUN_PYTHON = """#!/bin/sh
-if [ "$1" = "-m" ] && [ "$2" = "mlops" ]; then
-    exec "{python}" "$@" --dry-run
-fi
-exec "{python}" "$@"
+# A python for make that writes down the arguments of each command instead of running it: make's
+# recipes run as written, and the mlops commands are then run in one interpreter (azure-ai-ml
+# takes seconds to import), each with --dry-run, an option of the command, which comes last.
+RECORDING_PYTHON = """#!/bin/sh
+for argument in "$@"; do printf '%s\\037' "$argument"; done >> "{log}"
+printf '\\036' >> "{log}"
 """
-SUBSCRIPTION = "00000000-0000-0000-0000-0000000000f1"
 JOB = "release_flow_job_1"
 VERSION = "7"
 
 
-def what_the_stage_leaves(project: Path, target: str, model_name: str, registry: str) -> None:
-    """The files a real run of ``target`` writes for the next stage, as mlops writes them."""
+def what_the_stages_leave(project: Path, model_name: str, registry: str) -> None:
+    """The files real runs of the stages write for the next, as mlops writes them: the run of
+    train-remote, the model register registered, the version promote shared."""
     outputs = project / "outputs/model1"
-    outputs.mkdir(parents=True, exist_ok=True)
-    if target == "train-remote":
-        run = {
+    outputs.mkdir(parents=True)
+    model = {"name": model_name, "version": VERSION, "job_name": JOB, "metrics": {}}
+    files = {
+        "run.json": {
             "job_name": JOB,
             "status": "Completed",
             "studio_url": None,
@@ -55,23 +55,18 @@ def what_the_stage_leaves(project: Path, target: str, model_name: str, registry:
             "error": None,
             "job_type": "pipeline",
             "best_trial": None,
-        }
-        (outputs / "run.json").write_text(json.dumps(run), encoding="utf-8")
-    elif target == "register":
-        model = {"name": model_name, "version": VERSION, "job_name": JOB, "metrics": {}}
-        (outputs / "model.json").write_text(json.dumps(model), encoding="utf-8")
-    elif target == "promote":
-        promoted = {
+        },
+        "model.json": model,
+        "promoted.json": {
             "command": "promote",
             "result": "promoted",
-            "name": model_name,
-            "version": VERSION,
+            **model,
             "registry": registry,
             "model_id": f"azureml://registries/{registry}/models/{model_name}/versions/{VERSION}",
-            "job_name": JOB,
-            "metrics": {},
-        }
-        (outputs / "promoted.json").write_text(json.dumps(promoted), encoding="utf-8")
+        },
+    }
+    for name, document in files.items():
+        (outputs / name).write_text(json.dumps(document), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -79,38 +74,28 @@ def release(default_project, project_python, tmp_path_factory):
     """target -> the dry-run documents its mlops commands printed, in order."""
     folder = tmp_path_factory.mktemp("release")
     project = Path(shutil.copytree(default_project, folder / default_project.name))
-    wrapper = folder / "dry-run-python"
-    wrapper.write_text(DRY_RUN_PYTHON.format(python=project_python), encoding="utf-8")
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    env = {**project_env(project_python), "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION}
+    log, recorder = folder / "commands", folder / "recording-python"
+    recorder.write_text(RECORDING_PYTHON.format(log=log), encoding="utf-8")
+    recorder.chmod(recorder.stat().st_mode | stat.S_IXUSR)
     model_name = model_variables(project)["MODEL_NAME"]
     registry = make_variables(project / "Makefile")["REGISTRY"]
+    what_the_stages_leave(project, model_name, registry)
+    commands = {}
+    for target in RELEASE_TARGETS:
+        log.write_text("", encoding="utf-8")
+        run(["make", "--silent", target, f"PYTHON={recorder}"], cwd=project)
+        recorded = [c.split("\x1f")[:-1] for c in log.read_text(encoding="utf-8").split("\x1e")]
+        assert recorded[:-1] and all(c[:2] == ["-m", "mlops"] for c in recorded[:-1]), recorded
+        commands[target] = [[*c[2:], "--dry-run"] for c in recorded[:-1]]
+    runs = [(project, args) for target in RELEASE_TARGETS for args in commands[target]]
+    results = iter(mlops_commands(runs, project_python))
     documents = {}
     for target in RELEASE_TARGETS:
-        result = subprocess.run(
-            ["make", "--silent", "--no-print-directory", target, f"PYTHON={wrapper}"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert result.returncode == 0, (target, result.stdout, result.stderr)
-        documents[target] = json_documents(result.stdout)
-        what_the_stage_leaves(project, target, model_name, registry)
+        for args in commands[target]:
+            result = next(results)
+            assert result["exit_code"] == 0, (target, args, result)
+            documents.setdefault(target, []).append(json.loads(result["stdout"]))
     return {"documents": documents, "model_name": model_name, "registry": registry}
-
-
-def json_documents(stdout: str) -> list[dict]:
-    """The JSON documents, one after the other, that the commands of a target printed."""
-    decoder, documents, at = json.JSONDecoder(), [], 0
-    while at < len(stdout):
-        if stdout[at].isspace():
-            at += 1
-            continue
-        document, at = decoder.raw_decode(stdout, at)
-        documents.append(document)
-    return documents
 
 
 FLOWS = {
