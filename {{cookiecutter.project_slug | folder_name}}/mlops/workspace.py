@@ -157,15 +157,21 @@ def read_environment(name: str, pyproject: Path) -> ProjectEnvironment:
 # The environment `mlops --env` chose for this process: its name and the pyproject.toml to read it
 # from when a command first needs the workspace (commands that do not, never read it).
 _chosen: tuple[str, Path] | None = None
+# The chosen environment once read: a dry run resolves the workspace for every resource id.
+_read: ProjectEnvironment | None = None
 
 
 def choose_environment(name: str | None, pyproject: Path) -> None:
-    global _chosen
+    global _chosen, _read
     _chosen = (name, pyproject) if name else None
+    _read = None
 
 
 def chosen_environment() -> ProjectEnvironment | None:
-    return read_environment(*_chosen) if _chosen else None
+    global _read
+    if _chosen and _read is None:
+        _read = read_environment(*_chosen)
+    return _read
 
 
 def setting_from_environment(

@@ -42,5 +42,15 @@ def problem_lines(result) -> list[str]:
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
+def assert_validate_names(mlops, spec: Path, expected: str) -> None:
+    """`mlops validate` of the project fails with a line `<spec>: <expected>...`."""
+    result = mlops("validate")
+
+    assert result.exit_code == 2, result.output
+    lines = problem_lines(result)
+    assert any(line.startswith(f"{spec.as_posix()}: {expected}") for line in lines), lines
+    assert "problems in" in result.stderr
+
+
 def warning_lines(result) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]

@@ -13,7 +13,7 @@ from mlops import cli
 from mlops.monitors import follow_live_deployment, live_deployment
 from mlops.specs import load_spec
 from tests import azure_flows as flows
-from tests.spec_files import edit, problem_lines, set_field
+from tests.spec_files import assert_validate_names, edit, problem_lines, set_field
 
 WORKSPACE = (
     "/subscriptions/<AZURE_SUBSCRIPTION_ID>/resourceGroups/<AZURE_RESOURCE_GROUP>"
@@ -178,11 +178,7 @@ def test_validate_names_the_field_of_a_broken_monitor(mlops, project, paths, cas
     spec = getattr(paths, spec_name)
     edit(spec, change)
 
-    result = mlops("validate")
-
-    assert result.exit_code == 2, result.output
-    lines = problem_lines(result)
-    assert any(line.startswith(f"{spec.as_posix()}: {expected}") for line in lines), lines
+    assert_validate_names(mlops, spec, expected)
 
 
 def test_a_target_without_a_deployment_says_what_it_must_be(mlops, project, paths):

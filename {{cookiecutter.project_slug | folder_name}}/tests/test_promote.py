@@ -70,12 +70,12 @@ def test_a_version_that_passed_its_gate_and_staging_is_shared_into_the_registry(
     }
 
 
-def test_production_deploys_the_promoted_version_from_the_registry(mlops, project, paths):
+def deploy_promoted(mlops, project, paths, promoted_to):
+    """The production dry run of the version promote recorded as shared into ``promoted_to``."""
     (project / "outputs").mkdir()
-    promoted = {"name": DEPLOYED_MODEL, "version": "3", "registry": REGISTRY}
+    promoted = {"name": DEPLOYED_MODEL, "version": "3", "registry": promoted_to}
     (project / "outputs/promoted.json").write_text(json.dumps(promoted))
-
-    result = mlops(
+    return mlops(
         "deploy",
         "--endpoint",
         paths.endpoint,
@@ -87,6 +87,10 @@ def test_production_deploys_the_promoted_version_from_the_registry(mlops, projec
         REGISTRY,
         "--dry-run",
     )
+
+
+def test_production_deploys_the_promoted_version_from_the_registry(mlops, project, paths):
+    result = deploy_promoted(mlops, project, paths, REGISTRY)
 
     assert result.exit_code == 0, result.output
     bodies = [request["body"] or {} for request in json.loads(result.stdout)["requests"]]
@@ -97,22 +101,7 @@ def test_production_deploys_the_promoted_version_from_the_registry(mlops, projec
 
 
 def test_a_version_promoted_to_another_registry_is_refused(mlops, project, paths):
-    (project / "outputs").mkdir()
-    promoted = {"name": DEPLOYED_MODEL, "version": "3", "registry": "reg-elsewhere"}
-    (project / "outputs/promoted.json").write_text(json.dumps(promoted))
-
-    result = mlops(
-        "deploy",
-        "--endpoint",
-        paths.endpoint,
-        "--deployment",
-        paths.deployment,
-        "--model-metadata",
-        "outputs/promoted.json",
-        "--registry",
-        REGISTRY,
-        "--dry-run",
-    )
+    result = deploy_promoted(mlops, project, paths, "reg-elsewhere")
 
     assert result.exit_code == 2
     assert "was promoted to registry reg-elsewhere" in result.stderr

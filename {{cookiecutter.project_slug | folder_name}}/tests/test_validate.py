@@ -14,7 +14,7 @@ from mlops import specs
 from mlops.output import configure_logging
 from mlops.specs import error_fields, find_specs, kind_of_file
 from tests.job_specs import spec_name, write_sweep
-from tests.spec_files import edit, problem_lines
+from tests.spec_files import assert_validate_names, edit, problem_lines
 
 # The command components of each model's training pipeline (models/<name>/components/).
 PIPELINE_STEPS = ("prep", "train", "evaluate", "register")
@@ -157,13 +157,7 @@ def test_broken_spec_is_named_with_its_field(mlops, project, paths, case):
     spec = getattr(paths, spec_name)
     edit(spec, change)
 
-    result = mlops("validate")
-
-    assert result.exit_code == 2, result.output
-    assert any(
-        line.startswith(f"{spec.as_posix()}: {expected}") for line in problem_lines(result)
-    ), result.stdout
-    assert "problems in" in result.stderr
+    assert_validate_names(mlops, spec, expected)
 
 
 def test_unparsable_yaml_names_the_line(mlops, project, paths):
